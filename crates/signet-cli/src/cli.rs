@@ -1,0 +1,297 @@
+//! Command-line arguments, shaped like cosign's so that scripts run unchanged.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// signet: sign and verify container images, compatible with cosign.
+#[derive(Parser, Debug)]
+#[command(name = "signet", version, about, disable_help_subcommand = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Generate a key pair in cosign's encrypted format.
+    GenerateKeyPair(GenerateKeyPair),
+    /// Print the public key of a key pair.
+    PublicKey(PublicKeyArgs),
+    /// Import a PEM private key (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8) into cosign's format.
+    ImportKeyPair(ImportKeyPair),
+    /// Sign images.
+    Sign(SignArgs),
+    /// Verify image signatures.
+    Verify(VerifyArgs),
+    /// Print where an image's signatures, attestations or SBOM live.
+    Triangulate(TriangulateArgs),
+    /// List an image's signatures, attestations and SBOMs.
+    Tree(TreeArgs),
+}
+
+/// Key algorithms `generate-key-pair` offers.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum Algorithm {
+    /// ECDSA P-256 with SHA-256 (cosign's only choice).
+    EcdsaP256,
+    /// ECDSA P-384.
+    EcdsaP384,
+    /// Ed25519.
+    Ed25519,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GenerateKeyPair {
+    /// Write <PREFIX>.key and <PREFIX>.pub.
+    #[arg(long, default_value = "cosign")]
+    pub(crate) output_key_prefix: String,
+    /// The key algorithm.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub(crate) algorithm: Algorithm,
+    /// Overwrite existing files without asking.
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PublicKeyArgs {
+    /// The private key: a path or env://VAR.
+    #[arg(long)]
+    pub(crate) key: String,
+    /// Write the key here instead of stdout.
+    #[arg(long)]
+    pub(crate) outfile: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ImportKeyPair {
+    /// The PEM private key to import.
+    #[arg(short = 'k', long)]
+    pub(crate) key: PathBuf,
+    /// Write <PREFIX>.key and <PREFIX>.pub.
+    #[arg(short = 'o', long, default_value = "import-cosign")]
+    pub(crate) output_key_prefix: String,
+    /// Overwrite existing files without asking.
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+}
+
+/// Registry connection flags, as cosign spells them.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct RegistryArgs {
+    /// Username for the registry (overrides the docker config).
+    #[arg(long, env = "SIGNET_REGISTRY_USERNAME")]
+    pub(crate) registry_username: Option<String>,
+    /// Password for the registry.
+    #[arg(long, env = "SIGNET_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub(crate) registry_password: Option<String>,
+    /// PEM file of CA certificates to trust for registry TLS.
+    #[arg(long)]
+    pub(crate) registry_cacert: Option<PathBuf>,
+    /// Accept any TLS certificate from the registry.
+    #[arg(long)]
+    pub(crate) allow_insecure_registry: bool,
+    /// Allow plain HTTP to the registry.
+    #[arg(long)]
+    pub(crate) allow_http_registry: bool,
+    /// Docker config file for credentials (default $DOCKER_CONFIG/config.json or ~/.docker/config.json).
+    #[arg(long)]
+    pub(crate) docker_config: Option<PathBuf>,
+    /// Timeout for the whole command, e.g. 30s, 3m.
+    #[arg(short = 't', long, default_value = "3m", value_parser = parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+}
+
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30s, 3m, 500ms"))?;
+    Ok(match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" | "" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        "h" => std::time::Duration::from_secs(n * 3600),
+        _ => return Err(format!("invalid duration {s:?}: use e.g. 30s, 3m, 500ms")),
+    })
+}
+
+fn parse_annotation(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("annotation {s:?} is not key=value"))
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SignArgs {
+    /// The private key: a path or env://VAR.
+    #[arg(long)]
+    pub(crate) key: Option<String>,
+    /// Annotations to add to the payload (key=value; repeatable, or comma-separated).
+    #[arg(short = 'a', long = "annotations", value_delimiter = ',', value_parser = parse_annotation)]
+    pub(crate) annotations: Vec<(String, String)>,
+    /// Sign every child manifest of an index too.
+    #[arg(short = 'r', long)]
+    pub(crate) recursive: bool,
+    /// Skip confirmation prompts (accepted for cosign compatibility).
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+    /// Upload to the transparency log (accepted; signet has no log yet, so key-based signing uses none).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) tlog_upload: bool,
+    /// Push the signature (accepted for cosign compatibility; must stay true).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) upload: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// Images: registry references or oci:PATH[:TAG].
+    #[arg(required = true)]
+    pub(crate) images: Vec<String>,
+}
+
+/// Output formats of `verify`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// cosign's JSON array.
+    Json,
+    /// One payload per line.
+    Text,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// The public key: a path, env://VAR or an https:// URL.
+    #[arg(long)]
+    pub(crate) key: Option<String>,
+    /// Annotations every accepted signature must carry (key=value).
+    #[arg(short = 'a', long = "annotations", value_delimiter = ',', value_parser = parse_annotation)]
+    pub(crate) annotations: Vec<(String, String)>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "json")]
+    pub(crate) output: Output,
+    /// Check the claims in the payload (digest and annotations).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) check_claims: bool,
+    /// Skip transparency-log verification (accepted; key-based verification uses no log yet).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::value_parser!(bool))]
+    pub(crate) insecure_ignore_tlog: bool,
+    /// Keyless: the expected certificate identity.
+    #[arg(long)]
+    pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regexp for the certificate identity.
+    #[arg(long)]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the expected OIDC issuer.
+    #[arg(long)]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regexp for the OIDC issuer.
+    #[arg(long)]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// How many signature layers of one image to fetch at once.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) max_workers: usize,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// Images: registry references or oci:PATH[:TAG].
+    #[arg(required = true)]
+    pub(crate) images: Vec<String>,
+}
+
+/// Which attachment `triangulate` prints.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum AttachmentType {
+    /// `.sig`.
+    Signature,
+    /// `.att`.
+    Attestation,
+    /// `.sbom`.
+    Sbom,
+    /// The image digest itself.
+    Digest,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TriangulateArgs {
+    /// Which attachment.
+    #[arg(long = "type", value_enum, default_value = "signature")]
+    pub(crate) kind: AttachmentType,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// The image.
+    pub(crate) image: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TreeArgs {
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// The image.
+    pub(crate) image: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn cosign_style_flags_parse() {
+        let c = Cli::try_parse_from([
+            "signet",
+            "sign",
+            "--key",
+            "k",
+            "-y",
+            "--tlog-upload=false",
+            "-a",
+            "a=b,c=d=e",
+            "-a",
+            "x=",
+            "img",
+        ])
+        .unwrap();
+        let Command::Sign(s) = c.command else {
+            panic!()
+        };
+        assert!(!s.tlog_upload && s.yes);
+        assert_eq!(
+            s.annotations,
+            vec![
+                ("a".into(), "b".into()),
+                ("c".into(), "d=e".into()),
+                ("x".into(), "".into())
+            ]
+        );
+        let c = Cli::try_parse_from([
+            "signet",
+            "verify",
+            "--key",
+            "k",
+            "--insecure-ignore-tlog",
+            "img",
+        ])
+        .unwrap();
+        let Command::Verify(v) = c.command else {
+            panic!()
+        };
+        assert!(v.insecure_ignore_tlog && v.check_claims);
+        assert!(
+            Cli::try_parse_from(["signet", "sign", "--key", "k", "-a", "novalue", "img"]).is_err()
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("3m").unwrap(),
+            std::time::Duration::from_secs(180)
+        );
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            std::time::Duration::from_millis(250)
+        );
+        assert!(parse_duration("3 weeks").is_err());
+    }
+}

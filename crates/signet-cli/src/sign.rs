@@ -1,0 +1,73 @@
+//! `signet sign`.
+
+use anyhow::{Context, Result, bail};
+use signet_formats::ImageLocation;
+use signet_formats::cosign::ManifestFlavor;
+use signet_sign::{Outcome, Recursion, SignOptions, sign_image};
+
+use crate::cli::SignArgs;
+use crate::exit::Failure;
+use crate::{keys, registry};
+
+pub(crate) async fn run(args: SignArgs) -> Result<()> {
+    let Some(key_ref) = &args.key else {
+        bail!(
+            "keyless signing is not available yet: pass --key (generate one with `signet generate-key-pair`)"
+        );
+    };
+    if !args.upload {
+        bail!("--upload=false is not supported: signet writes the signature to the registry");
+    }
+    let client = registry::client(&args.registry)?;
+    // Parse every reference before unlocking the key, so a typo costs nothing.
+    let mut targets = Vec::with_capacity(args.images.len());
+    for image in &args.images {
+        targets.push(registry::open(image, &client).with_context(|| format!("image {image}"))?);
+    }
+    let key = keys::load_private_key(key_ref).await?;
+    let options = SignOptions {
+        annotations: args.annotations.iter().cloned().collect(),
+        flavor: if std::env::var("COSIGN_DOCKER_MEDIA_TYPES").is_ok_and(|v| v == "1" || v == "true")
+        {
+            ManifestFlavor::Docker
+        } else {
+            ManifestFlavor::Oci
+        },
+        recursion: if args.recursive {
+            Recursion::IndexChildren
+        } else {
+            Recursion::Single
+        },
+    };
+    for ((location, store, reference), image) in targets.iter().zip(&args.images) {
+        let has_digest = match location {
+            ImageLocation::Registry(r) => r.digest().is_some(),
+            ImageLocation::Layout(l) => l.digest.is_some(),
+        };
+        let resolved = store
+            .manifest(reference)
+            .await?
+            .ok_or_else(|| Failure::tag_not_found(image))?;
+        if !has_digest {
+            eprintln!(
+                "WARNING: Image reference {image} uses a tag, not a digest, to identify the image to sign.\n    \
+                 The tag resolved to {}; signing that digest. Pass IMAGE@{} to be sure you sign what you meant.",
+                resolved.digest, resolved.digest
+            );
+        }
+        let signatures = registry::signature_store(store)?;
+        eprintln!("Pushing signature to: {}", signatures.name());
+        for signed in sign_image(store, &signatures, &resolved, &key, &options).await? {
+            match signed.outcome {
+                Outcome::Appended { .. } => eprintln!("Signed {} ({})", signed.image, signed.tag),
+                Outcome::AlreadySigned => {
+                    eprintln!(
+                        "{} is already signed with this key and payload; nothing to do",
+                        signed.image
+                    )
+                }
+            }
+        }
+    }
+    Ok(())
+}

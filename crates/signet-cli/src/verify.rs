@@ -1,0 +1,206 @@
+//! `signet verify`: cosign's legacy `.sig` verification, with cosign's stdout, stderr
+//! header and exit codes, and a reason for every rejected signature.
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+use futures_util::stream;
+use signet_formats::cosign::Attachment;
+use signet_formats::{Digest, ImageLocation, gojson};
+use signet_oci::RegistryClient;
+use signet_oci::signatures::{fetch_payloads, read_attachment};
+use signet_verify::{
+    Authority, Candidate, ClaimCheck, Policy, VerifiedSignature, VerifyError, verify_image,
+};
+
+use crate::cli::{Output, VerifyArgs};
+use crate::exit::{self, Failure};
+use crate::{keys, registry};
+
+/// How many images are verified at once.
+const IMAGE_CONCURRENCY: usize = 32;
+
+pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
+    let identity = args
+        .certificate_identity
+        .clone()
+        .or(args.certificate_identity_regexp.clone());
+    let issuer = args
+        .certificate_oidc_issuer
+        .clone()
+        .or(args.certificate_oidc_issuer_regexp.clone());
+    let authority = match (&args.key, identity, issuer) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => bail!(
+            "exactly one of: key reference (--key) or certificate identity (--certificate-identity/--certificate-oidc-issuer) must be given"
+        ),
+        (Some(k), None, None) => Authority::Key(keys::load_public_key(k).await?),
+        (None, Some(identity), Some(issuer)) => Authority::Keyless { identity, issuer },
+        (None, None, _) => bail!(
+            "--certificate-identity or --certificate-identity-regexp is required for verification in keyless mode (or pass --key)"
+        ),
+        (None, Some(_), None) => bail!(
+            "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for verification in keyless mode"
+        ),
+    };
+    let policy = Policy {
+        authority,
+        annotations: args.annotations.iter().cloned().collect(),
+        claims: if args.check_claims {
+            ClaimCheck::Enforce
+        } else {
+            ClaimCheck::DangerSkip
+        },
+    };
+    let client = registry::client(&args.registry)?;
+    let mut parsed = Vec::with_capacity(args.images.len());
+    for image in &args.images {
+        let location: ImageLocation = image.parse().with_context(|| format!("image {image}"))?;
+        parsed.push((image.clone(), location));
+    }
+    if args.insecure_ignore_tlog {
+        eprintln!(
+            "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature."
+        );
+    }
+
+    let workers = args.max_workers.max(1);
+    let results: Vec<Result<(String, Vec<VerifiedSignature>)>> = stream::iter(parsed.iter())
+        .map(|(image, location)| verify_one(&client, image, location, &policy, workers))
+        .buffered(IMAGE_CONCURRENCY)
+        .collect()
+        .await;
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failures = Vec::new();
+    for (result, (image, _)) in results.into_iter().zip(&parsed) {
+        match result {
+            Ok((name, verified)) => {
+                print_header(&name, &policy);
+                print_verified(&mut out, &verified, args.output)?;
+            }
+            Err(e) => failures.push((image.clone(), e)),
+        }
+    }
+    out.flush().ok();
+    match failures.len() {
+        0 => Ok(()),
+        1 if parsed.len() == 1 => Err(failures.remove(0).1),
+        _ => {
+            let code = failures
+                .iter()
+                .find_map(|(_, e)| e.downcast_ref::<Failure>().map(|f| f.code))
+                .unwrap_or(1);
+            let message = failures
+                .iter()
+                .map(|(img, e)| format!("{img}: {e:#}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(Failure {
+                code,
+                message: format!(
+                    "{} of {} images failed verification:\n{message}",
+                    failures.len(),
+                    parsed.len()
+                ),
+            }
+            .into())
+        }
+    }
+}
+
+async fn verify_one(
+    client: &RegistryClient,
+    image: &str,
+    location: &ImageLocation,
+    policy: &Policy,
+    workers: usize,
+) -> Result<(String, Vec<VerifiedSignature>)> {
+    let (store, reference) = signet_oci::ImageStore::open(location, client)?;
+    let (name, pinned) = match location {
+        ImageLocation::Registry(r) => (r.ggcr_name(), r.digest().cloned()),
+        ImageLocation::Layout(l) => (location.to_string(), l.digest.clone()),
+    };
+    let digest: Digest = match pinned {
+        Some(d) => d,
+        None => {
+            store
+                .manifest(&reference)
+                .await?
+                .ok_or_else(|| Failure::tag_not_found(image))?
+                .digest
+        }
+    };
+    let signatures = registry::signature_store(&store)?;
+    let Some(sigs) = read_attachment(&signatures, &digest, Attachment::Signature).await? else {
+        return Err(Failure {
+            code: exit::NO_SIGNATURES,
+            message: format!("no signatures found for {name} ({digest})"),
+        }
+        .into());
+    };
+    let payloads = fetch_payloads(&signatures, &sigs.layers, workers).await;
+    let candidates: Vec<Candidate> = sigs
+        .layers
+        .iter()
+        .zip(payloads)
+        .map(|(layer, payload)| Candidate {
+            layer: layer.clone(),
+            payload: payload.map_err(|e| e.to_string()),
+        })
+        .collect();
+    match verify_image(policy, &digest, &candidates) {
+        Ok(v) => Ok((name, v)),
+        Err(e) => {
+            let code = match e {
+                VerifyError::NoSignatures => exit::NO_SIGNATURES,
+                VerifyError::NoCertificate => exit::NO_CERTIFICATE,
+                _ => exit::NO_MATCHING_SIGNATURES,
+            };
+            Err(Failure {
+                code,
+                message: format!("{e} (image {name}, {digest}, signatures in {})", sigs.tag),
+            }
+            .into())
+        }
+    }
+}
+
+fn print_header(name: &str, policy: &Policy) {
+    let mut h = format!(
+        "\nVerification for {name} --\nThe following checks were performed on each of these signatures:\n"
+    );
+    if policy.claims == ClaimCheck::Enforce {
+        if !policy.annotations.is_empty() {
+            h.push_str("  - The specified annotations were verified.\n");
+        }
+        h.push_str("  - The cosign claims were validated\n");
+    }
+    if matches!(policy.authority, Authority::Key(_)) {
+        h.push_str("  - The signatures were verified against the specified public key\n");
+    }
+    eprint!("{h}");
+}
+
+fn print_verified(
+    out: &mut impl Write,
+    verified: &[VerifiedSignature],
+    output: Output,
+) -> Result<()> {
+    match output {
+        Output::Json => {
+            let payloads: Vec<_> = verified.iter().map(|v| &v.payload).collect();
+            out.write_all(b"\n")?;
+            out.write_all(&gojson::to_vec(&payloads))?;
+            out.write_all(b"\n")?;
+        }
+        Output::Text => {
+            for v in verified {
+                out.write_all(&v.payload.to_bytes())?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,583 @@
+//! An OCI distribution HTTP client: manifests and blobs by tag or digest, with auth
+//! (Basic, Bearer tokens, docker config and credential helpers), https-with-fallback,
+//! retries, timeouts and size limits.
+//!
+//! It never pings `/v2/`: each operation goes straight to its URL, and a 401 is
+//! answered once (credentials or a token), after which the registry's auth method and
+//! tokens are reused by every later request of the client and its clones.
+
+mod auth;
+mod error;
+mod session;
+mod transport;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+use signet_formats::manifest::Descriptor;
+use signet_formats::{Digest, MANIFEST_ACCEPT, MediaType, Repository, Tag};
+
+use auth::Access;
+pub use error::{AuthFailure, RegistryError};
+use session::Inner;
+use transport::{Prepared, Target, display_url, error_message, read_limited, resolve_location};
+
+/// Whether registry TLS certificates are verified.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsVerification {
+    /// Verify against the system roots plus `ClientConfig::extra_ca_pem`.
+    #[default]
+    Verify,
+    /// Accept any certificate (`--allow-insecure-registry`). The connection is
+    /// encrypted but not authenticated.
+    Insecure,
+}
+
+/// Whether plain HTTP may be used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HttpPolicy {
+    /// Only https, except for loopback registries, which (as in Docker and
+    /// go-containerregistry) fall back to http when https fails to connect.
+    #[default]
+    HttpsOnly,
+    /// Fall back to http for any registry whose https connection fails
+    /// (`--allow-http-registry`).
+    AllowHttp,
+}
+
+/// Settings for a [`RegistryClient`].
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Username for every registry (`--registry-username`); wins over the docker config.
+    pub username: Option<String>,
+    /// Password for every registry (`--registry-password`); wins over the docker config.
+    pub password: Option<String>,
+    /// A docker `config.json`; `None` means `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`. A missing file means anonymous access.
+    pub docker_config: Option<PathBuf>,
+    /// Extra trusted CA certificates, each a PEM bundle (`--registry-cacert`).
+    pub extra_ca_pem: Vec<Vec<u8>>,
+    /// Certificate verification.
+    pub tls: TlsVerification,
+    /// Plain-HTTP policy.
+    pub http: HttpPolicy,
+    /// Bound on each HTTP request, body included.
+    pub request_timeout: Duration,
+    /// Retries for 429, 5xx and connection failures.
+    pub max_retries: u32,
+    /// Largest manifest accepted.
+    pub max_manifest_bytes: usize,
+    /// Largest blob accepted (cosign's `COSIGN_MAX_ATTACHMENT_SIZE` default).
+    pub max_blob_bytes: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            username: None,
+            password: None,
+            docker_config: None,
+            extra_ca_pem: Vec::new(),
+            tls: TlsVerification::Verify,
+            http: HttpPolicy::HttpsOnly,
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_blob_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("docker_config", &self.docker_config)
+            .field("extra_ca_pem", &self.extra_ca_pem.len())
+            .field("tls", &self.tls)
+            .field("http", &self.http)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("max_manifest_bytes", &self.max_manifest_bytes)
+            .field("max_blob_bytes", &self.max_blob_bytes)
+            .finish()
+    }
+}
+
+/// A manifest as fetched: its exact bytes, media type and digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedManifest {
+    /// The bytes, exactly as served.
+    pub bytes: Vec<u8>,
+    /// The registry's `Content-Type`, else the body's `mediaType`.
+    pub media_type: MediaType,
+    /// The digest of `bytes` (sha256, or the algorithm of the digest asked for).
+    pub digest: Digest,
+}
+
+/// An OCI registry client. Cheap to clone; clones share connections, learnt auth,
+/// tokens and the request counter, and may be used from many tasks at once.
+#[derive(Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+// `Debug` for `RegistryClient` lives in `store.rs` (it prints no configuration).
+
+/// A manifest reference: a tag or a digest.
+enum ManifestRef {
+    Tag(Tag),
+    Digest(Digest),
+}
+
+impl ManifestRef {
+    fn parse(reference: &str) -> Result<Self, RegistryError> {
+        let invalid = || RegistryError::InvalidReference {
+            reference: reference.chars().take(200).collect(),
+        };
+        if reference.contains(':') {
+            Digest::from_str(reference)
+                .map(ManifestRef::Digest)
+                .map_err(|_| invalid())
+        } else {
+            Tag::from_str(reference)
+                .map(ManifestRef::Tag)
+                .map_err(|_| invalid())
+        }
+    }
+
+    fn digest(&self) -> Option<&Digest> {
+        match self {
+            ManifestRef::Digest(d) => Some(d),
+            ManifestRef::Tag(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ManifestRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestRef::Tag(t) => write!(f, "{t}"),
+            ManifestRef::Digest(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// `Docker-Content-Digest`, when present and well formed.
+fn content_digest(headers: &HeaderMap) -> Option<Digest> {
+    header_str(headers, "docker-content-digest").and_then(|v| v.parse().ok())
+}
+
+/// `Content-Type` without parameters, unless it is a generic type that says nothing
+/// about the manifest kind.
+fn manifest_content_type(headers: &HeaderMap) -> Option<MediaType> {
+    let ct = header_str(headers, CONTENT_TYPE.as_str())?;
+    let ct = ct.split(';').next().unwrap_or("").trim();
+    match ct {
+        "" | "application/json" | "text/plain" | "application/octet-stream" => None,
+        other => Some(MediaType::new(other)),
+    }
+}
+
+/// The media type of manifest `bytes` whose `Content-Type` did not say: the body's
+/// `mediaType`, else index or image manifest by shape.
+fn sniff_media_type(bytes: &[u8]) -> MediaType {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType", default)]
+        media_type: Option<String>,
+        #[serde(default)]
+        manifests: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Probe>(bytes) {
+        Ok(Probe {
+            media_type: Some(m),
+            ..
+        }) if !m.is_empty() => MediaType::new(m),
+        Ok(Probe {
+            manifests: Some(_), ..
+        }) => MediaType::OCI_INDEX,
+        _ => MediaType::OCI_MANIFEST,
+    }
+}
+
+fn manifest_path(repo: &Repository, reference: &ManifestRef) -> String {
+    format!("/v2/{}/manifests/{reference}", repo.path())
+}
+
+fn blob_path(repo: &Repository, digest: &Digest) -> String {
+    format!("/v2/{}/blobs/{digest}", repo.path())
+}
+
+async fn unexpected(resp: Response) -> RegistryError {
+    let status = resp.status().as_u16();
+    let url = display_url(resp.url());
+    let message = error_message(resp).await;
+    RegistryError::UnexpectedStatus {
+        status,
+        url,
+        message,
+    }
+}
+
+impl RegistryClient {
+    /// A client with `config`. Fails on unusable CA bundles; does no I/O beyond
+    /// loading the system trust roots.
+    pub fn new(config: ClientConfig) -> Result<Self, RegistryError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout)
+            .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .pool_idle_timeout(Duration::from_secs(90));
+        for (index, pem) in config.extra_ca_pem.iter().enumerate() {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                RegistryError::InvalidCaCertificate {
+                    index,
+                    reason: e.to_string(),
+                }
+            })?;
+            if certs.is_empty() {
+                return Err(RegistryError::InvalidCaCertificate {
+                    index,
+                    reason: "it contains no PEM CERTIFICATE block".to_owned(),
+                });
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if config.tls == TlsVerification::Insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| RegistryError::ClientSetup {
+            reason: std::error::Error::source(&e)
+                .map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),
+        })?;
+        let docker_config = config
+            .docker_config
+            .clone()
+            .or_else(auth::default_docker_config);
+        Ok(RegistryClient {
+            inner: Arc::new(Inner::new(http, config, docker_config)),
+        })
+    }
+
+    /// GETs a manifest by tag or digest (`reference` is the tag text or `sha256:…`).
+    /// `Ok(None)` on 404. A digest reference must match the bytes; a
+    /// `Docker-Content-Digest` header must match them too; bodies over
+    /// `max_manifest_bytes` fail with `TooLarge` without being read.
+    pub async fn get_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<FetchedManifest>, RegistryError> {
+        let reference = ManifestRef::parse(reference)?;
+        let req = Prepared {
+            method: Method::GET,
+            target: Target::Path(manifest_path(repo, &reference)),
+            accept: Some(MANIFEST_ACCEPT),
+            content_type: None,
+            body: None,
+        };
+        let resp = self.inner.execute(repo, Access::Pull, &req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            let _ = error_message(resp).await;
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let url = display_url(resp.url());
+        let claimed = content_digest(resp.headers());
+        let content_type = manifest_content_type(resp.headers());
+        let bytes = read_limited(
+            resp,
+            self.inner.config.max_manifest_bytes,
+            self.inner.config.request_timeout,
+        )
+        .await?;
+        let digest = match reference.digest() {
+            Some(d) => {
+                if !d.matches(&bytes) {
+                    return Err(RegistryError::DigestMismatch {
+                        url,
+                        expected: d.clone(),
+                        actual: Digest::compute(d.algorithm(), &bytes),
+                    });
+                }
+                d.clone()
+            }
+            None => Digest::sha256_of(&bytes),
+        };
+        if let Some(claimed) = claimed
+            && !claimed.matches(&bytes)
+        {
+            return Err(RegistryError::DigestMismatch {
+                url,
+                actual: Digest::compute(claimed.algorithm(), &bytes),
+                expected: claimed,
+            });
+        }
+        let media_type = content_type.unwrap_or_else(|| sniff_media_type(&bytes));
+        Ok(Some(FetchedManifest {
+            bytes,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// HEADs a manifest: its descriptor from `Content-Type`, `Content-Length` and
+    /// `Docker-Content-Digest`, or `Ok(None)` on 404. If the registry leaves any of
+    /// those out, the manifest is fetched instead.
+    pub async fn head_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<Descriptor>, RegistryError> {
+        let parsed = ManifestRef::parse(reference)?;
+        let req = Prepared {
+            method: Method::HEAD,
+            target: Target::Path(manifest_path(repo, &parsed)),
+            accept: Some(MANIFEST_ACCEPT),
+            content_type: None,
+            body: None,
+        };
+        let resp = self.inner.execute(repo, Access::Pull, &req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let headers = resp.headers();
+        let claimed = content_digest(headers);
+        if let (Some(asked), Some(claimed)) = (parsed.digest(), &claimed)
+            && asked != claimed
+        {
+            return Err(RegistryError::DigestMismatch {
+                url: display_url(resp.url()),
+                expected: asked.clone(),
+                actual: claimed.clone(),
+            });
+        }
+        let digest = claimed.or_else(|| parsed.digest().cloned());
+        let size = header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<i64>().ok());
+        let media_type = manifest_content_type(headers);
+        match (digest, size, media_type) {
+            (Some(digest), Some(size), Some(media_type)) => {
+                let mut d = Descriptor::of(media_type, &[]);
+                d.size = size;
+                d.digest = digest;
+                Ok(Some(d))
+            }
+            _ => Ok(self.get_manifest(repo, reference).await?.map(|m| {
+                let mut d = Descriptor::of(m.media_type, &m.bytes);
+                d.digest = m.digest;
+                d
+            })),
+        }
+    }
+
+    /// PUTs a manifest under a tag or its digest with `Content-Type: media_type`, and
+    /// returns the sha256 of `bytes`.
+    pub async fn put_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &MediaType,
+        bytes: &[u8],
+    ) -> Result<Digest, RegistryError> {
+        let parsed = ManifestRef::parse(reference)?;
+        let path = manifest_path(repo, &parsed);
+        if let Some(d) = parsed.digest()
+            && !d.matches(bytes)
+        {
+            return Err(RegistryError::DigestMismatch {
+                url: format!("{}{path}", repo.registry()),
+                expected: d.clone(),
+                actual: Digest::compute(d.algorithm(), bytes),
+            });
+        }
+        let req = Prepared {
+            method: Method::PUT,
+            target: Target::Path(path),
+            accept: None,
+            content_type: Some(media_type.as_str()),
+            body: Some(bytes),
+        };
+        let resp = self.inner.execute(repo, Access::Push, &req).await?;
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let digest = Digest::sha256_of(bytes);
+        if let Some(claimed) = content_digest(resp.headers())
+            && !claimed.matches(bytes)
+        {
+            return Err(RegistryError::DigestMismatch {
+                url: display_url(resp.url()),
+                actual: Digest::compute(claimed.algorithm(), bytes),
+                expected: claimed,
+            });
+        }
+        let _ = error_message(resp).await;
+        Ok(digest)
+    }
+
+    /// GETs a blob of at most `max_blob_bytes` (or `limit`, if smaller) and checks it
+    /// against `digest`. A missing blob is `BlobNotFound`.
+    pub async fn get_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        limit: Option<usize>,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let limit = limit.map_or(self.inner.config.max_blob_bytes, |l| {
+            l.min(self.inner.config.max_blob_bytes)
+        });
+        let req = Prepared {
+            method: Method::GET,
+            target: Target::Path(blob_path(repo, digest)),
+            accept: None,
+            content_type: None,
+            body: None,
+        };
+        let resp = self.inner.execute(repo, Access::Pull, &req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            let _ = error_message(resp).await;
+            return Err(RegistryError::BlobNotFound {
+                repository: repo.to_string(),
+                digest: digest.clone(),
+            });
+        }
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let url = display_url(resp.url());
+        let bytes = read_limited(resp, limit, self.inner.config.request_timeout).await?;
+        if !digest.matches(&bytes) {
+            return Err(RegistryError::DigestMismatch {
+                url,
+                expected: digest.clone(),
+                actual: Digest::compute(digest.algorithm(), &bytes),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Uploads a blob unless the registry already has it: HEAD, then POST
+    /// `/blobs/uploads/` and PUT `<Location>?digest=` with the bytes.
+    pub async fn push_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<(), RegistryError> {
+        let path = blob_path(repo, digest);
+        if !digest.matches(bytes) {
+            return Err(RegistryError::DigestMismatch {
+                url: format!("{}{path}", repo.registry()),
+                expected: digest.clone(),
+                actual: Digest::compute(digest.algorithm(), bytes),
+            });
+        }
+        let head = Prepared {
+            method: Method::HEAD,
+            target: Target::Path(path),
+            accept: None,
+            content_type: None,
+            body: None,
+        };
+        let resp = self.inner.execute(repo, Access::Push, &head).await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        if resp.status() != StatusCode::NOT_FOUND {
+            return Err(unexpected(resp).await);
+        }
+        let start = Prepared {
+            method: Method::POST,
+            target: Target::Path(format!("/v2/{}/blobs/uploads/", repo.path())),
+            accept: None,
+            content_type: None,
+            body: None,
+        };
+        let resp = self.inner.execute(repo, Access::Push, &start).await?;
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let url = display_url(resp.url());
+        let Some(location) = header_str(resp.headers(), LOCATION.as_str()) else {
+            return Err(RegistryError::InvalidResponse {
+                url,
+                reason: "the upload was started but the response has no Location header".to_owned(),
+            });
+        };
+        let upload =
+            resolve_location(resp.url(), location, &digest.to_string()).map_err(|reason| {
+                RegistryError::InvalidResponse {
+                    url: url.clone(),
+                    reason,
+                }
+            })?;
+        let _ = error_message(resp).await;
+        let put = Prepared {
+            method: Method::PUT,
+            target: Target::Absolute(upload),
+            accept: None,
+            content_type: Some("application/octet-stream"),
+            body: Some(bytes),
+        };
+        let resp = self.inner.execute(repo, Access::Push, &put).await?;
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let _ = error_message(resp).await;
+        Ok(())
+    }
+
+    /// DELETEs a manifest by digest; `Ok(false)` if it did not exist.
+    pub async fn delete_manifest(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let req = Prepared {
+            method: Method::DELETE,
+            target: Target::Path(manifest_path(repo, &ManifestRef::Digest(digest.clone()))),
+            accept: None,
+            content_type: None,
+            body: None,
+        };
+        let resp = self.inner.execute(repo, Access::Delete, &req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            let _ = error_message(resp).await;
+            return Ok(false);
+        }
+        if !resp.status().is_success() {
+            return Err(unexpected(resp).await);
+        }
+        let _ = error_message(resp).await;
+        Ok(true)
+    }
+
+    /// HTTP requests this client (and its clones) sent so far, retries and token
+    /// fetches included. Connection attempts that failed before any request was sent
+    /// (refused, TLS handshake failure during https-to-http fallback) are not counted.
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+}
