@@ -152,15 +152,26 @@ async fn verify_one(
         .collect();
     match verify_image(policy, &digest, &candidates) {
         Ok(v) => Ok((name, v)),
+        Err(VerifyError::NoMatchingSignatures { rejections }) => {
+            let reasons: Vec<String> = rejections.iter().map(|r| format!("  {r}")).collect();
+            Err(Failure {
+                code: exit::NO_MATCHING_SIGNATURES,
+                message: format!(
+                    "no matching signatures for {name} ({digest}) in {}:\n{}",
+                    sigs.tag,
+                    reasons.join("\n")
+                ),
+            }
+            .into())
+        }
         Err(e) => {
             let code = match e {
-                VerifyError::NoSignatures => exit::NO_SIGNATURES,
                 VerifyError::NoCertificate => exit::NO_CERTIFICATE,
-                _ => exit::NO_MATCHING_SIGNATURES,
+                _ => exit::NO_SIGNATURES,
             };
             Err(Failure {
                 code,
-                message: format!("{e} (image {name}, {digest}, signatures in {})", sigs.tag),
+                message: format!("{e} for {name} ({digest}) in {}", sigs.tag),
             }
             .into())
         }

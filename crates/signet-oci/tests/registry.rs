@@ -310,12 +310,16 @@ async fn tls_registry_with_ca_and_basic_auth() {
     let r = repo(&env.tls_registry, "demo/app");
     let m = c.get_manifest(&r, "v1").await.unwrap().unwrap();
     assert_eq!(m.digest, env.img_a);
-    assert_eq!(c.request_count(), 2, "401 + retry with Basic");
+    assert_eq!(
+        c.request_count(),
+        3,
+        "a plain-http probe answered 400 (loopback registries are tried over http first), then 401 + retry with Basic over https"
+    );
     c.get_manifest(&r, &env.img_a.to_string())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c.request_count(), 3, "Basic is now sent proactively");
+    assert_eq!(c.request_count(), 4, "Basic is now sent proactively");
 
     let pr = repo(&env.tls_registry, "signet-oci-test/tls");
     let tag = format!("t{}", nonce().replace('-', ""));

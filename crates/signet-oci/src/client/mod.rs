@@ -239,12 +239,35 @@ impl RegistryClient {
     /// A client with `config`. Fails on unusable CA bundles; does no I/O beyond
     /// loading the system trust roots.
     pub fn new(config: ClientConfig) -> Result<Self, RegistryError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .pool_idle_timeout(Duration::from_secs(90));
+        let base = || {
+            reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .connect_timeout(config.request_timeout)
+                .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
+                .pool_idle_timeout(Duration::from_secs(90))
+        };
+        let setup_error = |e: reqwest::Error| {
+            std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"))
+        };
+        // The plain-http client must never speak TLS: it follows redirects only to
+        // other plain-http URLs (an https redirect from a plain-http registry is an
+        // error), so skipping certificate loading for it is safe.
+        let plain = base()
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.url().scheme() != "http" {
+                    attempt.error("a plain-http registry redirected to https; this is not followed")
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .map_err(|e| RegistryError::ClientSetup {
+                reason: setup_error(e),
+            })?;
+        let mut certificates = Vec::new();
         for (index, pem) in config.extra_ca_pem.iter().enumerate() {
             let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
                 RegistryError::InvalidCaCertificate {
@@ -258,15 +281,31 @@ impl RegistryClient {
                     reason: "it contains no PEM CERTIFICATE block".to_owned(),
                 });
             }
-            builder = builder.tls_certs_merge(certs);
+            certificates.extend(certs);
         }
-        if config.tls == TlsVerification::Insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let http = builder.build().map_err(|e| RegistryError::ClientSetup {
-            reason: std::error::Error::source(&e)
-                .map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),
-        })?;
+        let insecure = config.tls == TlsVerification::Insecure;
+        let (timeout, agent) = (
+            config.request_timeout,
+            concat!("signet/", env!("CARGO_PKG_VERSION")),
+        );
+        let make_tls = move || {
+            let mut builder = reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .user_agent(agent)
+                .redirect(reqwest::redirect::Policy::limited(10))
+                .pool_idle_timeout(Duration::from_secs(90));
+            if !certificates.is_empty() {
+                builder = builder.tls_certs_merge(certificates.clone());
+            }
+            if insecure {
+                builder = builder.tls_danger_accept_invalid_certs(true);
+            }
+            builder.build().map_err(|e| {
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"))
+            })
+        };
+        let http = session::HttpClients::new(plain, Box::new(make_tls));
         let docker_config = config
             .docker_config
             .clone()

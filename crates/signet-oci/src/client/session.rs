@@ -49,9 +49,44 @@ type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 /// Token answers are at most this long.
 const MAX_TOKEN_BODY: usize = 1024 * 1024;
 
+/// The two HTTP clients: one for plain-http URLs, cheap to build, and the TLS client,
+/// whose construction loads the system trust roots (about 4 ms, more than a whole
+/// verify otherwise costs), so it is built only when an https URL is first used.
+pub(crate) struct HttpClients {
+    /// Used only for `http://` URLs; its redirect policy refuses to leave plain http,
+    /// so it never makes a TLS connection (and its TLS settings never matter).
+    pub(crate) plain: reqwest::Client,
+    tls: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    make_tls: Box<dyn Fn() -> Result<reqwest::Client, String> + Send + Sync>,
+}
+
+impl HttpClients {
+    pub(crate) fn new(
+        plain: reqwest::Client,
+        make_tls: Box<dyn Fn() -> Result<reqwest::Client, String> + Send + Sync>,
+    ) -> Self {
+        HttpClients {
+            plain,
+            tls: std::sync::OnceLock::new(),
+            make_tls,
+        }
+    }
+
+    /// The client for `url`: the TLS client (built on first use) for https.
+    pub(crate) fn for_url(&self, url: &Url) -> Result<&reqwest::Client, String> {
+        if url.scheme() == "http" {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_init(|| (self.make_tls)())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
 /// The state behind a `RegistryClient`.
 pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: HttpClients,
     pub(crate) config: ClientConfig,
     pub(crate) docker_config: Option<PathBuf>,
     registries: Mutex<HashMap<String, RegistryState>>,
@@ -67,7 +102,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Inner {
     pub(crate) fn new(
-        http: reqwest::Client,
+        http: HttpClients,
         config: ClientConfig,
         docker_config: Option<PathBuf>,
     ) -> Self {

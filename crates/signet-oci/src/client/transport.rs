@@ -395,6 +395,9 @@ impl Inner {
             Target::Path(p) => p,
         };
         let known = self.scheme(registry);
+        if known.is_none() && registry.is_localhost() {
+            return self.send_loopback_first(registry, req, auth, path).await;
+        }
         let first = known.unwrap_or(Scheme::Https);
         let url = registry_url(first, registry, path)?;
         let err = match self.send_once(&url, req, auth).await {
@@ -445,6 +448,57 @@ impl Inner {
         }
     }
 
+    /// The first request to a loopback registry: plain http first, as Docker and
+    /// go-containerregistry treat loopback registries as insecure, so that a local
+    /// plain-http registry costs no TLS set-up. A TLS registry on loopback answers a
+    /// plain request at once with a 400 ("HTTP request to an HTTPS server") or closes
+    /// the connection; then https is used and remembered. No credentials go out on
+    /// this first plain request unless the caller already had them for the registry.
+    async fn send_loopback_first(
+        &self,
+        registry: &Registry,
+        req: &Prepared<'_>,
+        auth: Option<&Secret>,
+        path: &str,
+    ) -> Result<Response, SendFailure> {
+        let http_url = registry_url(Scheme::Http, registry, path)?;
+        let http_failure = match self.send_once(&http_url, req, auth).await {
+            Ok(resp) if resp.status() == StatusCode::BAD_REQUEST => {
+                let text = error_message(resp).await;
+                if !text.to_ascii_uppercase().contains("HTTPS") {
+                    self.remember_scheme(registry, Scheme::Http);
+                    return Err(SendFailure {
+                        kind: FailureKind::Other(format!(
+                            "the registry answered 400 Bad Request: {text}"
+                        )),
+                        url: display_url(&http_url),
+                        authority: registry.api_host().to_owned(),
+                    });
+                }
+                None
+            }
+            Ok(resp) => {
+                self.remember_scheme(registry, Scheme::Http);
+                return Ok(resp);
+            }
+            Err(e) if e.is_connection_level() => Some(e),
+            Err(e) => return Err(e),
+        };
+        let https_url = registry_url(Scheme::Https, registry, path)?;
+        match self.send_once(&https_url, req, auth).await {
+            Ok(resp) => {
+                self.remember_scheme(registry, Scheme::Https);
+                Ok(resp)
+            }
+            // Nothing answered on either scheme: report the plain connection failure
+            // (refused, most likely) unless https got further.
+            Err(e) => Err(match http_failure {
+                Some(h) if e.is_connection_level() && !matches!(e.kind, FailureKind::Tls(_)) => h,
+                _ => e,
+            }),
+        }
+    }
+
     /// One HTTP exchange, bounded by `request_timeout`. Counts the request when it
     /// reached the server (a refused connection or failed handshake sends none).
     async fn send_once(
@@ -453,8 +507,12 @@ impl Inner {
         req: &Prepared<'_>,
         auth: Option<&Secret>,
     ) -> Result<Response, SendFailure> {
-        let mut b = self
-            .http
+        let client = self.http.for_url(url).map_err(|reason| SendFailure {
+            kind: FailureKind::Other(format!("setting up TLS: {reason}")),
+            url: display_url(url),
+            authority: authority(url),
+        })?;
+        let mut b = client
             .request(req.method.clone(), url.clone())
             .timeout(self.config.request_timeout);
         if let Some(a) = req.accept {
