@@ -12,7 +12,10 @@
 #   images          build the deterministic OCI layout (refs a, b, multi) in $SIGNET_TEST_DIR/oci
 #   push            push the layout to both registries and check the digests
 #   reset-images    restore the demo tags after tests mutated them (same as push; cheap when blobs exist)
-#   many N          push N distinct small images demo/many:0..N-1 to the plain registry -> many.txt
+#   many N [REPO]   push N distinct small images REPO:0..N-1 (default demo/many) to the plain
+#                   registry (SIGNET_REG_PORT) -> many.txt
+#   ggcr            build and start go-containerregistry's in-memory registry on :15010
+#                   (SIGNET_GGCR_PORT), for throughput benchmarks
 #   env             write and print $SIGNET_TEST_DIR/env.sh
 #   up              deps + tools + start + images + push + env (what CI runs)
 #   stop [--purge]  stop both registries (by PID file); --purge also deletes $SIGNET_TEST_DIR
@@ -26,6 +29,7 @@ DIR=${SIGNET_TEST_DIR:-/tmp/signet-test-env}
 CACHE=${SIGNET_TEST_CACHE:-/tmp/signet-test-cache}
 PORT=${SIGNET_REG_PORT:-15000}
 TLS_PORT=${SIGNET_TLS_REG_PORT:-15443}
+GGCR_PORT=${SIGNET_GGCR_PORT:-15010}
 MIRROR=${SIGNET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 HOST=127.0.0.1
 TLS_USER=ci
@@ -85,6 +89,53 @@ apt_trixie() {
   timeout 300 apt-get -qq "${APT_O[@]}" update >/dev/null
 }
 
+# go-containerregistry's in-memory registry (pkg/registry), for throughput benchmarks: its
+# per-request CPU cost is far below distribution's. Source from trixie's -dev package,
+# built with bookworm's golang-go in GOPATH mode (the package imports only the stdlib
+# and ggcr itself). Listens on $GGCR_PORT.
+cmd_ggcr() {
+  local bin="$CACHE/bin/ggcr-registry" src="$CACHE/ggcr-src"
+  if [ ! -x "$bin" ]; then
+    if ! command -v go > /dev/null; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go > /dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go > /dev/null; }
+    fi
+    if [ ! -d "$src/usr/share/gocode" ]; then
+      [ -n "${APT_O+x}" ] || apt_trixie
+      rm -f "$CACHE/apt-trixie/dl/"golang-github-google-go-containerregistry-dev_*.deb
+      (cd "$CACHE/apt-trixie/dl" && timeout 300 apt-get -qq "${APT_O[@]}" download golang-github-google-go-containerregistry-dev > /dev/null)
+      rm -rf "$src"; dpkg-deb -x "$CACHE/apt-trixie/dl/"golang-github-google-go-containerregistry-dev_*.deb "$src"
+    fi
+    local b; b=$(mktemp -d "$CACHE/ggcr-build.XXXXXX"); mkdir -p "$b/src/ggcrregistry"
+    cat > "$b/src/ggcrregistry/main.go" <<'GO'
+// A plain in-memory OCI registry for benchmarks: go-containerregistry's pkg/registry.
+package main
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+func main() {
+	log.Fatal(http.ListenAndServe(os.Args[1], registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+}
+GO
+    (cd "$b/src/ggcrregistry" && GO111MODULE=off GOPATH="$b:$src/usr/share/gocode" GOCACHE="$CACHE/go-cache" go build -o "$bin" .) \
+      || die "building the ggcr registry failed"
+    rm -rf "$b"
+  fi
+  mkdir -p "$DIR/ggcr"
+  if curl -fs "http://$HOST:$GGCR_PORT/v2/" > /dev/null 2>&1; then log "ggcr registry already up on $HOST:$GGCR_PORT"; return; fi
+  port_busy "$GGCR_PORT" && die "port $GGCR_PORT is in use by something else"
+  setsid "$bin" "$HOST:$GGCR_PORT" > "$DIR/ggcr/registry.log" 2>&1 < /dev/null & echo $! > "$DIR/ggcr/pid"
+  local i; for i in $(seq 100); do curl -fs "http://$HOST:$GGCR_PORT/v2/" > /dev/null 2>&1 && break; sleep 0.05; done
+  curl -fs "http://$HOST:$GGCR_PORT/v2/" > /dev/null || die "ggcr registry did not start"
+  log "ggcr in-memory registry on $HOST:$GGCR_PORT"
+}
 cmd_tools() {
   # cosign/oras are packaged in trixie only; their .debs need just libc6 >= 2.34 (bookworm: 2.36).
   # Debian's cosign is built without version ldflags ("GitVersion: devel"), so the version
@@ -236,6 +287,14 @@ cmd_stop() {
     fi
     rm -f "$DIR/$r/registry.pid"
   done
+  # the benchmark-only ggcr registry, if it was started
+  if [ -f "$DIR/ggcr/pid" ]; then
+    pid=$(cat "$DIR/ggcr/pid")
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "ggcr-registry $HOST:$GGCR_PORT"; then
+      kill "$pid"; log "stopped ggcr registry (pid $pid)"
+    fi
+    rm -f "$DIR/ggcr/pid"
+  fi
   if [ "${1:-}" = --purge ] && [ -d "$DIR" ]; then
     [ -e "$DIR/.signet-test-env" ] || die "refusing to delete $DIR: not created by this script"
     rm -rf "$DIR"; log "purged $DIR"
@@ -395,14 +454,14 @@ cmd_push() {
 # N distinct single-layer images in one repo (python3 with keep-alive connections:
 # 5 requests per image; curl would fork a process per request).
 cmd_many() {
-  local n=${1:-}
-  [[ $n =~ ^[0-9]+$ ]] || die "usage: $0 many N"
+  local n=${1:-} repo=${2:-demo/many}
+  [[ $n =~ ^[0-9]+$ ]] || die "usage: $0 many N [REPO]"
+  [[ $repo =~ ^[a-z0-9][a-z0-9._/-]*$ ]] || die "many: bad repository name $repo"
   reg_up http || die "plain registry not running (run: $0 start)"
-  python3 - "$HOST" "$PORT" "$n" "$DIR/many.txt" <<'PY'
+  python3 - "$HOST" "$PORT" "$n" "$DIR/many.txt" "$repo" <<'PY'
 import concurrent.futures, gzip, hashlib, http.client, io, json, sys, tarfile, threading, urllib.parse
 
-host, port, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-repo = "demo/many"
+host, port, n, out, repo = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 local = threading.local()
 
 def req(method, path, body=None, headers=None, want=(200, 201, 202)):
@@ -458,7 +517,7 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
 with open(out, "w") as f:
     f.writelines(lines)
 PY
-  log "many: pushed $n images to $HOST:$PORT/demo/many, list in $DIR/many.txt"
+  log "many: pushed $n images to $HOST:$PORT/$repo, list in $DIR/many.txt"
 }
 
 # ------------------------------------------------------------------------- env
@@ -503,7 +562,8 @@ case ${1:-} in
   images) cmd_images ;;
   push) cmd_push ;;
   reset-images) cmd_push ;;
-  many) cmd_many "${2:-}" ;;
+  many) cmd_many "${2:-}" "${3:-demo/many}" ;;
+  ggcr) cmd_ggcr ;;
   env) cmd_env ;;
   up) cmd_up ;;
   stop) cmd_stop "${2:-}" ;;

@@ -2,6 +2,7 @@
 //! header and exit codes, and a reason for every rejected signature.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
@@ -65,11 +66,23 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
     }
 
     let workers = args.max_workers.max(1);
-    let results: Vec<Result<(String, Vec<VerifiedSignature>)>> = stream::iter(parsed.iter())
-        .map(|(image, location)| verify_one(&client, image, location, &policy, workers))
-        .buffered(IMAGE_CONCURRENCY)
-        .collect()
-        .await;
+    let policy = Arc::new(policy);
+    // Each image is its own task, so that signature checks (most of signet's CPU time)
+    // run on every worker thread rather than inside one polling task.
+    let results: Vec<Result<(String, Vec<VerifiedSignature>)>> =
+        stream::iter(parsed.iter().cloned())
+            .map(|(image, location)| {
+                let (client, policy) = (client.clone(), policy.clone());
+                tokio::spawn(async move {
+                    verify_one(&client, &image, &location, &policy, workers).await
+                })
+            })
+            .buffered(IMAGE_CONCURRENCY)
+            .map(|joined| {
+                joined.unwrap_or_else(|e| Err(anyhow::anyhow!("verification task failed: {e}")))
+            })
+            .collect()
+            .await;
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -79,16 +79,27 @@ pub async fn fetch_payloads(
     layers: &[Descriptor],
     workers: usize,
 ) -> Vec<Result<Vec<u8>, StoreError>> {
-    stream::iter(layers.iter().map(|l| async move {
-        if l.size < 0 || l.size as u64 > MAX_SIGNATURE_LAYER_BYTES as u64 {
-            // Let the store report the size against the limit without downloading.
-            return store.blob(&l.digest, 0).await;
-        }
-        store.blob(&l.digest, MAX_SIGNATURE_LAYER_BYTES).await
-    }))
-    .buffered(workers.max(1))
-    .collect()
-    .await
+    // Owned inputs: a future borrowing from the iterator trips rustc's higher-ranked
+    // lifetime check when the caller needs the whole future to be Send (tokio::spawn).
+    let fetches: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            let (digest, size) = (l.digest.clone(), l.size);
+            async move {
+                // A declared size over the limit is refused by the store without a download.
+                let limit = if size < 0 || size as u64 > MAX_SIGNATURE_LAYER_BYTES as u64 {
+                    0
+                } else {
+                    MAX_SIGNATURE_LAYER_BYTES
+                };
+                store.blob(&digest, limit).await
+            }
+        })
+        .collect();
+    stream::iter(fetches)
+        .buffered(workers.max(1))
+        .collect()
+        .await
 }
 
 /// Appends `new_layers` to the image's signatures (starting from `existing`, or from
