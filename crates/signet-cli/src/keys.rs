@@ -137,12 +137,12 @@ pub(crate) async fn load_private_key(reference: &str) -> Result<PrivateKey> {
 /// Loads a verification key from a reference.
 pub(crate) async fn load_public_key(reference: &str) -> Result<PublicKey> {
     let pem = read_key_ref(reference, true).await?;
-    if let Some(label) = pem_label(&pem) {
-        if label.contains("PRIVATE KEY") {
-            bail!(
-                "key {reference} is a private key; pass the public key instead (derive it with `signet public-key --key {reference}`)"
-            );
-        }
+    if let Some(label) = pem_label(&pem)
+        && label.contains("PRIVATE KEY")
+    {
+        bail!(
+            "key {reference} is a private key; pass the public key instead (derive it with `signet public-key --key {reference}`)"
+        );
     }
     PublicKey::from_pem(&pem).with_context(|| format!("loading public key {reference}"))
 }

@@ -1,6 +1,8 @@
 //! Each attack the threat model names, end to end against the real registry
 //! (Debian's distribution 2.8), with its exact exit code and message.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use signet_formats::MediaType;

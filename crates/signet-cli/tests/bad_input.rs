@@ -1,5 +1,7 @@
 //! Bad input gets one clear line on stderr, a non-zero exit, and no panic.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -2,6 +2,8 @@
 //! the other signed, each signs with the other's keys, and both append to the same
 //! `.sig` manifest. Byte-level agreement is checked where the bytes are deterministic.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use support::*;

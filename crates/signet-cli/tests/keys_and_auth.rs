@@ -1,6 +1,8 @@
 //! Key files, password sources, key references, credential helpers and TLS options,
 //! end to end through the binary.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::io::Write;

@@ -1,6 +1,8 @@
 //! The embedded default, end to end with no registry: keys, an OCI layout image, sign,
 //! verify, and tampered copies rejected with cosign's exit codes.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use support::{build_layout_image, keypair, signet};

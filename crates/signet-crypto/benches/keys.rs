@@ -2,6 +2,10 @@
 //!
 //! Run with `cargo bench -p signet-crypto --bench keys`.
 
+#![allow(clippy::unwrap_used)]
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -17,8 +21,13 @@ fn scrypt_n65536(c: &mut Criterion) {
     group.bench_function("signet-crypto", |b| {
         b.iter(|| {
             let mut out = [0u8; 32];
-            scrypt(black_box(b"password"), &[7u8; 32], &ScryptParams::COSIGN, &mut out)
-                .expect("scrypt");
+            scrypt(
+                black_box(b"password"),
+                &[7u8; 32],
+                &ScryptParams::COSIGN,
+                &mut out,
+            )
+            .expect("scrypt");
             out
         })
     });

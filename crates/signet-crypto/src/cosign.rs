@@ -137,9 +137,10 @@ impl EncryptedKeyFile {
     }
 
     fn from_json(label: KeyFileLabel, json: &[u8]) -> Result<Self, KeyError> {
-        let file: FileIn = serde_json::from_slice(json).map_err(|e| KeyError::MalformedKeyFile {
-            detail: format!("the JSON body does not parse: {e}"),
-        })?;
+        let file: FileIn =
+            serde_json::from_slice(json).map_err(|e| KeyError::MalformedKeyFile {
+                detail: format!("the JSON body does not parse: {e}"),
+            })?;
         if file.kdf.name != KDF_NAME {
             return Err(KeyError::UnsupportedKdf {
                 name: file.kdf.name,

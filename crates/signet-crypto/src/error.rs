@@ -41,15 +41,6 @@ impl fmt::Display for KeyFormat {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// A cosign key file uses a cipher other than `nacl/secretbox`.
-    #[error(
-        "unsupported cipher {name:?} in the cosign key file: cosign keys use \"nacl/secretbox\"; regenerate or re-import the key"
-    )]
-    UnsupportedCipher {
-        /// The cipher name found in the file.
-        name: String,
-    },
-
     /// Generating keys of this algorithm is not offered.
     #[error(
         "generating {algorithm} keys is not supported: generate the key with openssl (for example `openssl genrsa -out key.pem 3072`) and import it"
@@ -57,19 +48,6 @@ pub enum KeyError {
     GenerationUnsupported {
         /// The algorithm that was asked for.
         algorithm: KeyAlgorithm,
-    },
-
-    /// An invalid combination of scrypt parameters was asked for.
-    #[error(
-        "invalid scrypt parameters log2(N)={log_n} r={r} p={p}: N must be at least 2 and below 2^(16·r), r and p at least 1, r·p below 2^30, and 128·r·N at most 1 GiB"
-    )]
-    InvalidScryptParams {
-        /// `log2(N)`.
-        log_n: u8,
-        /// Block size.
-        r: u32,
-        /// Parallelism.
-        p: u32,
     },
 
     /// The crypto library rejected the key material (for example a point not on the curve,
@@ -100,6 +78,19 @@ pub enum KeyError {
     InvalidSaltLength {
         /// The length found.
         len: usize,
+    },
+
+    /// An invalid combination of scrypt parameters was asked for.
+    #[error(
+        "invalid scrypt parameters log2(N)={log_n} r={r} p={p}: N must be at least 2 and below 2^(16·r), r and p at least 1, r·p below 2^30, and 128·r·N at most 1 GiB"
+    )]
+    InvalidScryptParams {
+        /// `log2(N)`.
+        log_n: u8,
+        /// Block size.
+        r: u32,
+        /// Parallelism.
+        p: u32,
     },
 
     /// The PEM block is encrypted with OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` scheme.
@@ -178,6 +169,13 @@ pub enum KeyError {
         algorithm: KeyAlgorithm,
     },
 
+    /// An algorithm name that is not one of `ecdsa-p256`, `ecdsa-p384`, `ed25519`, `rsa`.
+    #[error("unknown key algorithm {found:?}: use ecdsa-p256, ecdsa-p384 or ed25519")]
+    UnknownAlgorithmName {
+        /// The name given.
+        found: String,
+    },
+
     /// The key's algorithm (or curve) is not one signet supports.
     #[error(
         "unsupported key algorithm {algorithm}: signet supports ECDSA P-256, ECDSA P-384, Ed25519 and RSA keys"
@@ -187,11 +185,13 @@ pub enum KeyError {
         algorithm: String,
     },
 
-    /// An algorithm name that is not one of `ecdsa-p256`, `ecdsa-p384`, `ed25519`, `rsa`.
-    #[error("unknown key algorithm {found:?}: use ecdsa-p256, ecdsa-p384 or ed25519")]
-    UnknownAlgorithmName {
-        /// The name given.
-        found: String,
+    /// A cosign key file uses a cipher other than `nacl/secretbox`.
+    #[error(
+        "unsupported cipher {name:?} in the cosign key file: cosign keys use \"nacl/secretbox\"; regenerate or re-import the key"
+    )]
+    UnsupportedCipher {
+        /// The cipher name found in the file.
+        name: String,
     },
 
     /// A cosign key file uses a key derivation function other than `scrypt`.

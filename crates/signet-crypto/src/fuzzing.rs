@@ -33,10 +33,10 @@ pub fn fuzz_public_key_pem(data: &[u8]) {
 /// one for encrypted PKCS#8), signing with the result if it imports.
 pub fn fuzz_import(data: &[u8]) {
     for password in [None, Some(&b""[..])] {
-        if let Ok(key) = import_private_key(data, password) {
-            if let Ok(signature) = key.sign(data) {
-                let _ = key.public_key().verify(data, &signature);
-            }
+        if let Ok(key) = import_private_key(data, password)
+            && let Ok(signature) = key.sign(data)
+        {
+            let _ = key.public_key().verify(data, &signature);
         }
     }
     let _ = crate::PrivateKey::from_pkcs8_der(data);

@@ -159,6 +159,21 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_shareable_and_signer_is_object_safe() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PublicKey>();
+        assert_send_sync::<PrivateKey>();
+        assert_send_sync::<cosign::EncryptedKeyFile>();
+        let signer: Box<dyn Signer> =
+            Box::new(PrivateKey::generate(KeyAlgorithm::Ed25519).expect("generate"));
+        let signature = signer.sign(b"x").expect("sign");
+        signer
+            .public_key()
+            .verify(b"x", &signature)
+            .expect("verify");
+    }
+
+    #[test]
     fn sha256_vector() {
         assert_eq!(
             hex::encode(digest_sha256(b"abc")),

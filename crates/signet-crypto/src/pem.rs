@@ -128,10 +128,10 @@ pub(crate) fn decode(data: &[u8]) -> Result<Block, KeyError> {
         }
 
         let raw_body = &rest[..end_index];
-        if !raw_body
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\t' | b'\r' | b'\n'))
-        {
+        if !raw_body.iter().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\t' | b'\r' | b'\n')
+        }) {
             continue;
         }
         let body: Vec<u8> = raw_body
@@ -221,7 +221,8 @@ mod tests {
 
     #[test]
     fn skips_broken_block_for_a_later_good_one() {
-        let pem = "-----BEGIN X-----\n!!!\n-----END X-----\n-----BEGIN Y-----\nAAE=\n-----END Y-----\n";
+        let pem =
+            "-----BEGIN X-----\n!!!\n-----END X-----\n-----BEGIN Y-----\nAAE=\n-----END Y-----\n";
         let block = decode(pem.as_bytes()).expect("decode");
         assert_eq!(block.label, "Y");
     }
@@ -251,7 +252,10 @@ mod tests {
         assert!(start.elapsed() < std::time::Duration::from_secs(1));
         let mut too_big = input;
         too_big.resize(MAX_PEM_LEN + 1, b'A');
-        assert!(matches!(decode(&too_big), Err(KeyError::MalformedPem { .. })));
+        assert!(matches!(
+            decode(&too_big),
+            Err(KeyError::MalformedPem { .. })
+        ));
     }
 
     #[test]

@@ -72,8 +72,9 @@ impl PrivateKey {
             KeyAlgorithm::Ed25519 => {
                 let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::RandomUnavailable)?;
                 let seed = pair.seed().map_err(|_| KeyError::RandomUnavailable)?;
-                let seed: Curve25519SeedBin<'_> =
-                    seed.as_be_bytes().map_err(|_| KeyError::RandomUnavailable)?;
+                let seed: Curve25519SeedBin<'_> = seed
+                    .as_be_bytes()
+                    .map_err(|_| KeyError::RandomUnavailable)?;
                 Self::from_ed25519_seed(seed.as_ref(), None)
             }
             KeyAlgorithm::Rsa => Err(KeyError::GenerationUnsupported { algorithm }),
@@ -94,12 +95,11 @@ impl PrivateKey {
             ID_EC_PUBLIC_KEY => {
                 let curve = named_curve(&info.algorithm, KeyFormat::Pkcs8)?;
                 let algorithm = ec_algorithm(&curve)?;
-                let sec1 = EcPrivateKey::from_der(private_key).map_err(|e| {
-                    KeyError::MalformedKey {
+                let sec1 =
+                    EcPrivateKey::from_der(private_key).map_err(|e| KeyError::MalformedKey {
                         format: KeyFormat::Pkcs8,
                         detail: format!("the inner SEC1 key: {e}"),
-                    }
-                })?;
+                    })?;
                 Self::from_ec_scalar(algorithm, sec1.private_key, KeyFormat::Pkcs8)
             }
             ID_ED25519 => {
@@ -141,11 +141,12 @@ impl PrivateKey {
     }
 
     fn from_pkcs1_der_as(der: &[u8], format: KeyFormat) -> Result<Self, KeyError> {
-        let rsa =
-            pkcs1::RsaPrivateKey::<UintRef<'_>>::from_der(der).map_err(|e| KeyError::MalformedKey {
+        let rsa = pkcs1::RsaPrivateKey::<UintRef<'_>>::from_der(der).map_err(|e| {
+            KeyError::MalformedKey {
                 format,
                 detail: format!("the RSA private key: {e}"),
-            })?;
+            }
+        })?;
         if rsa.other_prime_infos.is_some() {
             return Err(KeyError::UnsupportedAlgorithm {
                 algorithm: "multi-prime RSA".into(),
@@ -422,7 +423,10 @@ mod tests {
             let mut flipped = signature.clone();
             let last = flipped.len() - 1;
             flipped[last] ^= 1;
-            assert!(public.verify(b"payload", &flipped).is_err(), "{alg}: bit flip");
+            assert!(
+                public.verify(b"payload", &flipped).is_err(),
+                "{alg}: bit flip"
+            );
         }
     }
 
@@ -501,8 +505,8 @@ mod tests {
         // A scalar with an extra leading zero byte is accepted and normalised.
         let mut long = vec![0u8];
         long.extend_from_slice(&scalar);
-        let again =
-            PrivateKey::from_ec_scalar(KeyAlgorithm::EcdsaP256, &long, KeyFormat::Sec1).expect("ok");
+        let again = PrivateKey::from_ec_scalar(KeyAlgorithm::EcdsaP256, &long, KeyFormat::Sec1)
+            .expect("ok");
         assert_eq!(*again.to_pkcs8_der(), *der);
         // A longer scalar with a non-zero leading byte is rejected.
         let mut bad = vec![1u8];

@@ -69,10 +69,13 @@ impl PublicKey {
     /// [`KeyError::UnsupportedRsaKeySize`] or [`KeyError::InvalidKey`].
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(malformed(KeyFormat::Spki))?;
-        let key_bits = spki.subject_public_key.as_bytes().ok_or_else(|| KeyError::MalformedKey {
-            format: KeyFormat::Spki,
-            detail: "the key BIT STRING has unused bits".into(),
-        })?;
+        let key_bits =
+            spki.subject_public_key
+                .as_bytes()
+                .ok_or_else(|| KeyError::MalformedKey {
+                    format: KeyFormat::Spki,
+                    detail: "the key BIT STRING has unused bits".into(),
+                })?;
         let (algorithm, signature_len) = match spki.algorithm.oid {
             ID_EC_PUBLIC_KEY => {
                 let curve = named_curve(&spki.algorithm, KeyFormat::Spki)?;
@@ -96,7 +99,13 @@ impl PublicKey {
                 (KeyAlgorithm::Ed25519, Some(64))
             }
             RSA_ENCRYPTION => {
-                check_null_parameters(&spki.algorithm, KeyFormat::Spki)?;
+                // Go's x509.ParsePKIXPublicKey requires NULL parameters here.
+                if !spki.algorithm.parameters.is_some_and(|p| p.is_null()) {
+                    return Err(KeyError::MalformedKey {
+                        format: KeyFormat::Spki,
+                        detail: "RSA public keys must have NULL algorithm parameters".into(),
+                    });
+                }
                 let rsa = pkcs1::RsaPublicKey::<UintRef<'_>>::from_der(key_bits)
                     .map_err(malformed(KeyFormat::Spki))?;
                 let bits = rsa_modulus_bits(rsa.modulus.as_bytes(), KeyFormat::Spki)?;
@@ -221,7 +230,9 @@ impl fmt::Debug for PublicKey {
 }
 
 /// The aws-lc-rs verification algorithms for a key type, in the order they are tried.
-fn verification_algorithms(algorithm: KeyAlgorithm) -> &'static [&'static dyn VerificationAlgorithm] {
+fn verification_algorithms(
+    algorithm: KeyAlgorithm,
+) -> &'static [&'static dyn VerificationAlgorithm] {
     match algorithm {
         KeyAlgorithm::EcdsaP256 => &[&lc::ECDSA_P256_SHA256_ASN1],
         KeyAlgorithm::EcdsaP384 => &[&lc::ECDSA_P384_SHA384_ASN1, &lc::ECDSA_P384_SHA256_ASN1],
@@ -312,7 +323,7 @@ fn check_uncompressed_point(algorithm: KeyAlgorithm, point: &[u8]) -> Result<(),
     Ok(())
 }
 
-/// RSA keys must carry `NULL` parameters (absent is tolerated, as OpenSSL does).
+/// RSA private keys must carry `NULL` parameters or none (Go does not check them at all).
 pub(crate) fn check_null_parameters(
     algorithm: &AlgorithmIdentifierRef<'_>,
     format: KeyFormat,
@@ -418,7 +429,10 @@ mod tests {
         );
         assert_eq!(
             format!("{key:?}"),
-            format!("PublicKey {{ algorithm: EcdsaP256, key_id: {:?} }}", key.key_id())
+            format!(
+                "PublicKey {{ algorithm: EcdsaP256, key_id: {:?} }}",
+                key.key_id()
+            )
         );
     }
 
@@ -470,8 +484,34 @@ mod tests {
     }
 
     #[test]
+    fn rsa_spki_needs_null_parameters() {
+        let pkcs1 = include_str!("../testdata/keys/rsa2048-pub-pkcs1.pem");
+        let der = pem::decode(pkcs1.as_bytes()).expect("pem").der.to_vec();
+        let key = PublicKey::from_pkcs1_der(&der).expect("pkcs1");
+        assert_eq!(key.algorithm(), KeyAlgorithm::Rsa);
+        let without_null = SubjectPublicKeyInfoRef {
+            algorithm: AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: None,
+            },
+            subject_public_key: BitStringRef::from_bytes(&der).expect("bits"),
+        }
+        .to_der()
+        .expect("encode");
+        assert!(matches!(
+            PublicKey::from_spki_der(&without_null),
+            Err(KeyError::MalformedKey {
+                format: KeyFormat::Spki,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn der_signature_shape() {
-        assert!(is_der_ecdsa_signature(&[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]));
+        assert!(is_der_ecdsa_signature(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01
+        ]));
         // Trailing byte after the sequence.
         assert!(!is_der_ecdsa_signature(&[
             0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00

@@ -227,10 +227,10 @@ fn valid_domain(d: &str) -> bool {
         Some(i) if !d[i..].contains(']') => (&d[..i], Some(&d[i + 1..])),
         _ => (d, None),
     };
-    if let Some(p) = port {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 5 {
-            return false;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 5)
+    {
+        return false;
     }
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         return inner.parse::<std::net::Ipv6Addr>().is_ok();

@@ -2,6 +2,8 @@
 //! Regenerate with `SIGNET_UPDATE_GOLDEN=1 cargo test -p signet-formats --test golden`
 //! and review the diff: any change here breaks byte compatibility with cosign.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -1,6 +1,8 @@
 //! Property tests: the parsers of untrusted bytes never panic (the same entry points
 //! the cargo-fuzz targets call), and what we print parses back to the same value.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;

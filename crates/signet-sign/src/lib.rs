@@ -150,14 +150,14 @@ async fn sign_digest(
 
     let tag = signatures.tag_name(&Attachment::Signature.tag_for(digest));
     let existing = read_attachment(signatures, digest, Attachment::Signature).await?;
-    if let Some(existing) = &existing {
-        if is_duplicate(existing, &layer, &policy, digest) {
-            return Ok(Signed {
-                image: digest.clone(),
-                tag,
-                outcome: Outcome::AlreadySigned,
-            });
-        }
+    if let Some(existing) = &existing
+        && is_duplicate(existing, &layer, &policy, digest)
+    {
+        return Ok(Signed {
+            image: digest.clone(),
+            tag,
+            outcome: Outcome::AlreadySigned,
+        });
     }
     let manifest = append_signatures(
         signatures,

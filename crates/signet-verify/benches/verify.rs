@@ -1,6 +1,8 @@
 //! Hot paths of verification: checking one signature layer (signature over the payload,
 //! payload parse, claims) and parsing a signature manifest.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 

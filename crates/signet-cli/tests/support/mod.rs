@@ -2,7 +2,7 @@
 //! `scripts/test-env.sh`, a runner for the built `signet` binary and for cosign, an
 //! image copier (through signet's own registry client), and a proxy that alters bytes.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

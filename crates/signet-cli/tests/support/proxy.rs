@@ -113,14 +113,15 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, tamper: Tamper) -> s
         up.write_all(&body).await?;
         let mut resp = Vec::new();
         up.read_to_end(&mut resp).await?;
-        if matches!(tamper, Tamper::ManifestByte) && is_manifest && request_line.starts_with("GET ")
+        if matches!(tamper, Tamper::ManifestByte)
+            && is_manifest
+            && request_line.starts_with("GET ")
+            && let Some(i) = resp.windows(4).position(|w| w == b"\r\n\r\n")
         {
-            if let Some(i) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
-                // Flip a digit inside the body, keeping its length.
-                if let Some(j) = resp[i + 4..].iter().position(|b| b.is_ascii_digit()) {
-                    let b = &mut resp[i + 4 + j];
-                    *b = if *b == b'9' { b'8' } else { *b + 1 };
-                }
+            // Flip a digit inside the body, keeping its length.
+            if let Some(j) = resp[i + 4..].iter().position(|b| b.is_ascii_digit()) {
+                let b = &mut resp[i + 4 + j];
+                *b = if *b == b'9' { b'8' } else { *b + 1 };
             }
         }
         // Drop upstream's Connection: close so the client may reuse this connection.

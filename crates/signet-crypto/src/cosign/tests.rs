@@ -42,7 +42,15 @@ fn pem_with_json(label: &str, json: &str) -> String {
 }
 
 /// A structurally valid key file JSON with the given pieces.
-fn json(kdf: &str, n: i64, r: i64, p: i64, salt_len: usize, cipher: &str, nonce_len: usize) -> String {
+fn json(
+    kdf: &str,
+    n: i64,
+    r: i64,
+    p: i64,
+    salt_len: usize,
+    cipher: &str,
+    nonce_len: usize,
+) -> String {
     format!(
         r#"{{"kdf":{{"name":"{kdf}","params":{{"N":{n},"r":{r},"p":{p}}},"salt":"{}"}},"cipher":{{"name":"{cipher}","nonce":"{}"}},"ciphertext":"{}"}}"#,
         GO_STD.encode(vec![1u8; salt_len]),
@@ -88,7 +96,9 @@ fn real_cosign_key_decrypts_and_matches_go_layout() {
     let again = decrypt_private_key(pem.as_bytes(), b"new password").expect("decrypt");
     assert_eq!(*again.to_pkcs8_der(), *plaintext);
     let signature = again.sign(b"payload").expect("sign");
-    key.public_key().verify(b"payload", &signature).expect("verify");
+    key.public_key()
+        .verify(b"payload", &signature)
+        .expect("verify");
 }
 
 #[test]
@@ -149,12 +159,18 @@ fn generated_key_file_layout() {
 #[test]
 fn wrong_password_and_corrupt_ciphertext() {
     let key = crate::import_private_key(GOLDEN_SOURCE_KEY.as_bytes(), None).expect("import");
-    let file = EncryptedKeyFile::seal(&key.to_pkcs8_der(), b"right", &golden_params())
-        .expect("seal");
-    assert_eq!(file.decrypt(b"wrong").map(|_| ()), Err(KeyError::WrongPassword));
+    let file =
+        EncryptedKeyFile::seal(&key.to_pkcs8_der(), b"right", &golden_params()).expect("seal");
+    assert_eq!(
+        file.decrypt(b"wrong").map(|_| ()),
+        Err(KeyError::WrongPassword)
+    );
     let mut tampered = file.clone();
     tampered.ciphertext[40] ^= 1;
-    assert_eq!(tampered.open(b"right").map(|_| ()), Err(KeyError::WrongPassword));
+    assert_eq!(
+        tampered.open(b"right").map(|_| ()),
+        Err(KeyError::WrongPassword)
+    );
 }
 
 #[test]
@@ -168,10 +184,16 @@ fn hostile_scrypt_parameters_are_rejected_before_any_work() {
         (-65536, 8, 1),
         (0, 0, 0),
     ] {
-        let pem = pem_with_json(PEM_LABEL, &json("scrypt", n, r, p, 32, "nacl/secretbox", 24));
+        let pem = pem_with_json(
+            PEM_LABEL,
+            &json("scrypt", n, r, p, 32, "nacl/secretbox", 24),
+        );
         let start = Instant::now();
         let result = decrypt_private_key(pem.as_bytes(), b"password").map(|_| ());
-        assert!(start.elapsed() < Duration::from_millis(50), "N={n} r={r} p={p}");
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "N={n} r={r} p={p}"
+        );
         assert_eq!(result, Err(KeyError::UnsupportedScryptParams { n, r, p }));
     }
 }
@@ -179,7 +201,10 @@ fn hostile_scrypt_parameters_are_rejected_before_any_work() {
 #[test]
 fn accepted_scrypt_parameters() {
     for (n, log_n) in [(32768, 15), (65536, 16), (131072, 17)] {
-        let pem = pem_with_json(PEM_LABEL, &json("scrypt", n, 8, 1, 32, "nacl/secretbox", 24));
+        let pem = pem_with_json(
+            PEM_LABEL,
+            &json("scrypt", n, 8, 1, 32, "nacl/secretbox", 24),
+        );
         let file = EncryptedKeyFile::parse(pem.as_bytes()).expect("parse");
         assert_eq!(file.scrypt_params().log_n(), log_n);
     }

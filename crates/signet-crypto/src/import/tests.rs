@@ -45,7 +45,10 @@ fn rsa_pkcs1_and_pkcs8() {
     check_pair(key!("rsa2048-pkcs8.pem"), None, public, KeyAlgorithm::Rsa);
     // Go's PKCS#8 for RSA is OpenSSL's too.
     let from_pkcs1 = import_private_key(key!("rsa2048-pkcs1.pem").as_bytes(), None).expect("pkcs1");
-    assert_eq!(*from_pkcs1.to_pkcs8_der(), der_of(key!("rsa2048-pkcs8.pem")));
+    assert_eq!(
+        *from_pkcs1.to_pkcs8_der(),
+        der_of(key!("rsa2048-pkcs8.pem"))
+    );
     // The PKCS#1 public key parses to the same key.
     let pkcs1_public = PublicKey::from_pem(key!("rsa2048-pub-pkcs1.pem").as_bytes()).expect("pub");
     assert_eq!(&pkcs1_public, from_pkcs1.public_key());
@@ -53,10 +56,30 @@ fn rsa_pkcs1_and_pkcs8() {
 
 #[test]
 fn ec_sec1_and_pkcs8() {
-    check_pair(key!("p256-sec1.pem"), None, key!("p256-pub.pem"), KeyAlgorithm::EcdsaP256);
-    check_pair(key!("p256-pkcs8.pem"), None, key!("p256-pub.pem"), KeyAlgorithm::EcdsaP256);
-    check_pair(key!("p384-sec1.pem"), None, key!("p384-pub.pem"), KeyAlgorithm::EcdsaP384);
-    check_pair(key!("p384-pkcs8.pem"), None, key!("p384-pub.pem"), KeyAlgorithm::EcdsaP384);
+    check_pair(
+        key!("p256-sec1.pem"),
+        None,
+        key!("p256-pub.pem"),
+        KeyAlgorithm::EcdsaP256,
+    );
+    check_pair(
+        key!("p256-pkcs8.pem"),
+        None,
+        key!("p256-pub.pem"),
+        KeyAlgorithm::EcdsaP256,
+    );
+    check_pair(
+        key!("p384-sec1.pem"),
+        None,
+        key!("p384-pub.pem"),
+        KeyAlgorithm::EcdsaP384,
+    );
+    check_pair(
+        key!("p384-pkcs8.pem"),
+        None,
+        key!("p384-pub.pem"),
+        KeyAlgorithm::EcdsaP384,
+    );
     // OpenSSL's PKCS#8 for EC has the same layout as Go's (138 bytes for P-256).
     let sec1 = import_private_key(key!("p256-sec1.pem").as_bytes(), None).expect("sec1");
     assert_eq!(sec1.to_pkcs8_der().len(), 138);
@@ -65,7 +88,12 @@ fn ec_sec1_and_pkcs8() {
 
 #[test]
 fn ed25519_pkcs8() {
-    check_pair(key!("ed25519-pkcs8.pem"), None, key!("ed25519-pub.pem"), KeyAlgorithm::Ed25519);
+    check_pair(
+        key!("ed25519-pkcs8.pem"),
+        None,
+        key!("ed25519-pub.pem"),
+        KeyAlgorithm::Ed25519,
+    );
     let key = import_private_key(key!("ed25519-pkcs8.pem").as_bytes(), None).expect("import");
     assert_eq!(*key.to_pkcs8_der(), der_of(key!("ed25519-pkcs8.pem")));
 }
@@ -115,7 +143,10 @@ fn encrypted_pkcs8_cost_is_bounded() {
     ));
     // scrypt p raised from 1 to 127 in the OpenSSL file (N·r·p far above the limit).
     let mut der = der_of(key!("rsa2048-pkcs8-encrypted-scrypt.pem"));
-    assert_eq!(&der[44..54], &[0x02, 0x02, 0x40, 0x00, 0x02, 0x01, 0x08, 0x02, 0x01, 0x01]);
+    assert_eq!(
+        &der[44..54],
+        &[0x02, 0x02, 0x40, 0x00, 0x02, 0x01, 0x08, 0x02, 0x01, 0x01]
+    );
     der[53] = 0x7f;
     assert!(matches!(
         decrypt_pkcs8(&der, PASSWORD),
@@ -135,7 +166,10 @@ fn encrypted_pkcs8_cost_is_bounded() {
 #[test]
 fn openssl_signatures_verify() {
     let cases: [(&str, &[u8]); 5] = [
-        (key!("p256-pub.pem"), include_bytes!("../../testdata/keys/payload.p256.sig")),
+        (
+            key!("p256-pub.pem"),
+            include_bytes!("../../testdata/keys/payload.p256.sig"),
+        ),
         (
             key!("p384-pub.pem"),
             include_bytes!("../../testdata/keys/payload.p384-sha256.sig"),
