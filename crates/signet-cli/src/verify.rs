@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 use futures_util::stream;
-use signet_formats::cosign::Attachment;
+use signet_formats::cosign::{Attachment, SimpleSigning};
 use signet_formats::{Digest, ImageLocation, gojson};
 use signet_oci::RegistryClient;
 use signet_oci::signatures::{fetch_payloads, read_attachment};
@@ -153,7 +153,19 @@ async fn verify_one(
         }
         .into());
     };
-    let payloads = fetch_payloads(&signatures, &sigs.layers, workers).await;
+    // The payloads cosign and signet write for this image, with and without the
+    // required annotations: layers holding exactly these bytes need no download.
+    let mut predicted = vec![
+        SimpleSigning::with_reference(store.docker_reference(), &digest, &Default::default())
+            .to_bytes(),
+    ];
+    if !policy.annotations.is_empty() {
+        predicted.push(
+            SimpleSigning::with_reference(store.docker_reference(), &digest, &policy.annotations)
+                .to_bytes(),
+        );
+    }
+    let payloads = fetch_payloads(&signatures, &sigs.layers, workers, &predicted).await;
     let candidates: Vec<Candidate> = sigs
         .layers
         .iter()

@@ -563,3 +563,77 @@ fn base64_encode(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+#[test]
+fn registry_requests_per_verify_from_the_access_log() {
+    let env = require_env!();
+    let Some(log) = env.registry_log.clone() else {
+        eprintln!("skipping: SIGNET_TEST_REGISTRY_LOG not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public) = keypair(d, "k");
+    let repo = unique_repo(env, "requests");
+    let a = push_image(env, "a", &repo, "v1");
+    signet(
+        d,
+        &[
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            "-a",
+            "team=x",
+            &format!("{repo}@{a}"),
+        ],
+    )
+    .ok();
+    signet(
+        d,
+        &[
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            &format!("{repo}@{a}"),
+        ],
+    )
+    .ok();
+    let path = repo.split_once('/').unwrap().1.to_string();
+    let count = |args: &[&str]| {
+        let before = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&path))
+            .count();
+        signet(d, args).ok();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let lines: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&path))
+            .map(String::from)
+            .collect();
+        lines[before..].to_vec()
+    };
+    let p = public.to_str().unwrap();
+    // by tag: the manifest and the .sig manifest; both payloads are the ones signet
+    // predicts (with and without the required annotation), so no blob is downloaded
+    let by_tag = count(&["verify", "--key", p, "-a", "team=x", &format!("{repo}:v1")]);
+    assert_eq!(by_tag.len(), 2, "{by_tag:#?}");
+    assert!(
+        by_tag.iter().all(|l| l.contains("/manifests/")),
+        "{by_tag:#?}"
+    );
+    // by digest, without -a: the .sig manifest, plus the blob of the annotated
+    // signature, whose payload is not the predicted one this time
+    let by_digest = count(&["verify", "--key", p, &format!("{repo}@{a}")]);
+    assert_eq!(by_digest.len(), 2, "{by_digest:#?}");
+    assert!(
+        by_digest[0].contains(&format!("manifests/{}.sig", a.tag_form())),
+        "{by_digest:#?}"
+    );
+    assert!(by_digest[1].contains("/blobs/sha256:"), "{by_digest:#?}");
+    // by digest, with -a: only the .sig manifest
+    let pinned = count(&["verify", "--key", p, "-a", "team=x", &format!("{repo}@{a}")]);
+    assert_eq!(pinned.len(), 1, "{pinned:#?}");
+}

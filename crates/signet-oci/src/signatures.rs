@@ -74,18 +74,35 @@ pub async fn read_attachment(
 
 /// Fetches every layer's payload, `workers` at a time, each bounded and digest-checked.
 /// Results are in layer order.
+///
+/// `predicted` are payloads the caller can construct itself (the simple-signing payload
+/// for this image as cosign writes it). A layer whose digest is the digest of one of
+/// them *has* those bytes, since the digest commits to the content, so it is not
+/// downloaded: verifying an image by tag then costs two registry requests, not three.
 pub async fn fetch_payloads(
     store: &ImageStore,
     layers: &[Descriptor],
     workers: usize,
+    predicted: &[Vec<u8>],
 ) -> Vec<Result<Vec<u8>, StoreError>> {
+    let predicted: Vec<(Digest, &Vec<u8>)> = predicted
+        .iter()
+        .map(|p| (Digest::sha256_of(p), p))
+        .collect();
     // Owned inputs: a future borrowing from the iterator trips rustc's higher-ranked
     // lifetime check when the caller needs the whole future to be Send (tokio::spawn).
     let fetches: Vec<_> = layers
         .iter()
         .map(|l| {
+            let known = predicted
+                .iter()
+                .find(|(d, _)| *d == l.digest)
+                .map(|(_, p)| (*p).clone());
             let (digest, size) = (l.digest.clone(), l.size);
             async move {
+                if let Some(bytes) = known {
+                    return Ok(bytes);
+                }
                 // A declared size over the limit is refused by the store without a download.
                 let limit = if size < 0 || size as u64 > MAX_SIGNATURE_LAYER_BYTES as u64 {
                     0
