@@ -1,39 +1,21 @@
 //! `signet triangulate` and `signet tree`: where an image's attachments live.
 
 use anyhow::Result;
-use signet_formats::ImageLocation;
+use signet_formats::Digest;
 use signet_formats::cosign::Attachment;
 use signet_oci::ImageStore;
 use signet_oci::signatures::read_attachment;
 
 use crate::cli::{AttachmentType, TreeArgs, TriangulateArgs};
-use crate::exit::Failure;
 use crate::registry;
 
 async fn resolve(
     image: &str,
     args: &crate::cli::RegistryArgs,
-) -> Result<(ImageStore, signet_formats::Digest, String)> {
+) -> Result<(ImageStore, Digest, String)> {
     let client = registry::client(args)?;
     let (location, store, reference) = registry::open(image, &client)?;
-    let pinned = match &location {
-        ImageLocation::Registry(r) => r.digest().cloned(),
-        ImageLocation::Layout(l) => l.digest.clone(),
-    };
-    let digest = match pinned {
-        Some(d) => d,
-        None => {
-            store
-                .manifest(&reference)
-                .await?
-                .ok_or_else(|| Failure::tag_not_found(image))?
-                .digest
-        }
-    };
-    let name = match &location {
-        ImageLocation::Registry(r) => r.ggcr_name(),
-        ImageLocation::Layout(_) => location.to_string(),
-    };
+    let (name, digest) = registry::resolve(image, &location, &store, &reference).await?;
     Ok((store, digest, name))
 }
 

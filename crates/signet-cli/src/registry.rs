@@ -1,10 +1,11 @@
 //! Registry flags to a client, and image arguments to stores.
 
 use anyhow::{Context, Result};
-use signet_formats::{ImageLocation, Repository};
+use signet_formats::{Digest, ImageLocation, Repository};
 use signet_oci::{ClientConfig, HttpPolicy, ImageStore, RegistryClient, TlsVerification};
 
 use crate::cli::RegistryArgs;
+use crate::exit::Failure;
 
 pub(crate) fn client(args: &RegistryArgs) -> Result<RegistryClient> {
     let mut config = ClientConfig {
@@ -59,4 +60,30 @@ pub(crate) fn signature_store(store: &ImageStore) -> Result<ImageStore> {
         }
         _ => Ok(store.clone()),
     }
+}
+
+/// The name cosign prints for an image (`reg/repo:tag`, `index.docker.io/library/x:latest`,
+/// `oci:PATH:TAG`) and its digest: the one pinned in the reference, or the tag resolved
+/// with one manifest GET (exit 11 when the tag does not exist).
+pub(crate) async fn resolve(
+    image: &str,
+    location: &ImageLocation,
+    store: &ImageStore,
+    reference: &str,
+) -> Result<(String, Digest)> {
+    let (name, pinned) = match location {
+        ImageLocation::Registry(r) => (r.ggcr_name(), r.digest().cloned()),
+        ImageLocation::Layout(l) => (location.to_string(), l.digest.clone()),
+    };
+    let digest = match pinned {
+        Some(d) => d,
+        None => {
+            store
+                .manifest(reference)
+                .await?
+                .ok_or_else(|| Failure::tag_not_found(image))?
+                .digest
+        }
+    };
+    Ok((name, digest))
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 use futures_util::stream;
 use signet_formats::cosign::{Attachment, SimpleSigning};
-use signet_formats::{Digest, ImageLocation, gojson};
+use signet_formats::{ImageLocation, gojson};
 use signet_oci::RegistryClient;
 use signet_oci::signatures::{fetch_payloads, read_attachment};
 use signet_verify::{
@@ -131,20 +131,7 @@ async fn verify_one(
     workers: usize,
 ) -> Result<(String, Vec<VerifiedSignature>)> {
     let (store, reference) = signet_oci::ImageStore::open(location, client)?;
-    let (name, pinned) = match location {
-        ImageLocation::Registry(r) => (r.ggcr_name(), r.digest().cloned()),
-        ImageLocation::Layout(l) => (location.to_string(), l.digest.clone()),
-    };
-    let digest: Digest = match pinned {
-        Some(d) => d,
-        None => {
-            store
-                .manifest(&reference)
-                .await?
-                .ok_or_else(|| Failure::tag_not_found(image))?
-                .digest
-        }
-    };
+    let (name, digest) = registry::resolve(image, location, &store, &reference).await?;
     let signatures = registry::signature_store(&store)?;
     let Some(sigs) = read_attachment(&signatures, &digest, Attachment::Signature).await? else {
         return Err(Failure {
