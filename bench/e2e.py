@@ -65,6 +65,15 @@ def count_requests(log, cmd, env):
     return len(lines), [l.split('"')[1] for l in lines]
 
 
+def throughput(sv, cv, tags, rounds, env):
+    ts, tc = alternate(sv + tags, cv + tags, rounds, env)
+    n = len(tags)
+    print(f"verify {n} distinct images by tag in one process ({rounds} rounds each)")
+    print(f"  signet  {n / statistics.median(ts):7.0f} images/s  (median {statistics.median(ts):.3f} s)")
+    print(f"  cosign  {n / statistics.median(tc):7.0f} images/s  (median {statistics.median(tc):.3f} s)")
+    print(f"  signet/cosign throughput: {statistics.median(tc) / statistics.median(ts):.1f}x")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
@@ -107,12 +116,7 @@ def main():
     kind = "go-containerregistry in-memory" if args.ggcr else "distribution 2.8"
     print(f"machine: {os.cpu_count()} cores; registry: {kind} at {reg}; runs alternate signet/cosign\n")
     if args.ggcr:
-        ts, tc = alternate(sv + tags, cv + tags, args.rounds, env)
-        n = len(tags)
-        print(f"verify {n} distinct images by tag in one process ({args.rounds} rounds each)")
-        print(f"  signet  {n / statistics.median(ts):7.0f} images/s  (median {statistics.median(ts):.3f} s)")
-        print(f"  cosign  {n / statistics.median(tc):7.0f} images/s  (median {statistics.median(tc):.3f} s)")
-        print(f"  signet/cosign throughput: {statistics.median(tc) / statistics.median(ts):.1f}x")
+        throughput(sv, cv, tags, args.rounds, env)
         return
 
     ts, tc = alternate(sv + [one_tag], cv + [one_tag], args.runs, env)
@@ -127,12 +131,8 @@ def main():
     print(f"  cosign  {fmt_ms(tcv)}")
     print(f"  cosign/signet (p50): {pct(tcv, 50) / pct(tsv, 50):.1f}x\n")
 
-    ts, tc = alternate(sv + tags, cv + tags, args.rounds, env)
-    n = len(tags)
-    print(f"verify {n} distinct images by tag in one process ({args.rounds} rounds each)")
-    print(f"  signet  {n / statistics.median(ts):7.0f} images/s  (median {statistics.median(ts):.3f} s)")
-    print(f"  cosign  {n / statistics.median(tc):7.0f} images/s  (median {statistics.median(tc):.3f} s)")
-    print(f"  signet/cosign throughput: {statistics.median(tc) / statistics.median(ts):.1f}x\n")
+    throughput(sv, cv, tags, args.rounds, env)
+    print()
 
     print("registry requests per verify (from the registry access log)")
     for label, cmd in [("signet by tag", sv + [one_tag]), ("cosign by tag", cv + [one_tag]),
