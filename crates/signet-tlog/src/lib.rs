@@ -1,0 +1,1 @@
+//! Transparency-log verification (being written).
