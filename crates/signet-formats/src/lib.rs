@@ -25,6 +25,7 @@ pub mod gojson;
 pub mod manifest;
 mod media_type;
 mod reference;
+pub mod sigstore;
 
 pub use digest::{Digest, DigestAlgorithm};
 pub use media_type::{MANIFEST_ACCEPT, MediaType};
@@ -89,5 +90,25 @@ pub mod fuzzing {
     /// Parses `data` as a simple-signing payload.
     pub fn fuzz_payload(data: &[u8]) {
         let _ = crate::cosign::SimpleSigning::parse(data);
+    }
+
+    /// Parses `data` as a Sigstore bundle; a bundle that parses must write as v0.3 and
+    /// parse back to the same value (v0.3-shaped bundles only).
+    pub fn fuzz_bundle(data: &[u8]) {
+        use crate::sigstore::{Bundle, BundleVersion};
+        if let Ok(b) = Bundle::parse(data)
+            && b.version == BundleVersion::V0_3
+        {
+            let json = b
+                .to_json_v03()
+                .expect("a parsed v0.3 bundle writes as v0.3");
+            let again = Bundle::parse(json.as_bytes()).expect("a written bundle parses");
+            assert_eq!(again, b);
+        }
+    }
+
+    /// Parses `data` as a trusted root.
+    pub fn fuzz_trusted_root(data: &[u8]) {
+        let _ = crate::sigstore::TrustedRoot::parse(data);
     }
 }
