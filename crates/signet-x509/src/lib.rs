@@ -37,6 +37,7 @@ mod chain;
 mod identity;
 mod sct;
 mod time;
+pub mod timestamp;
 mod tlv;
 
 pub use certificate::{Certificate, CertificateError, FulcioExtensions, San};
