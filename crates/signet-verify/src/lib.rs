@@ -27,9 +27,12 @@
 //! assert_eq!(verified.len(), 1);
 //! ```
 //!
-//! Not here yet: certificates, transparency-log bundles and RFC 3161 timestamps.
+//! Sigstore bundles (keyless and managed-key) are verified by [`bundle`]. Not here yet:
+//! RFC 3161 timestamps, and certificates on legacy image signatures.
 
 #![deny(missing_docs)]
+
+pub mod bundle;
 
 use std::collections::BTreeMap;
 use std::fmt;

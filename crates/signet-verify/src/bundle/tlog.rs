@@ -1,0 +1,430 @@
+//! Step (a): the bundle's transparency log entries.
+//!
+//! For each entry: the log key by log ID from the trusted root; the inclusion proof
+//! against its checkpoint, which that log must have signed; the signed entry timestamp
+//! (Rekor v1); the canonicalized body against the bundle (signature, key or
+//! certificate, artifact or DSSE digests); the integrated time not in the future and
+//! inside the log key's validity window.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use signet_crypto::PublicKey;
+use signet_formats::sigstore::{Bundle, BundleContent, Envelope, TransparencyLogEntry, UnixTime};
+use signet_tlog::checkpoint::{
+    CheckpointInclusionError, Note, NoteVerifier, verify_checkpoint,
+    verify_inclusion_against_checkpoint,
+};
+use signet_tlog::entry::{EntryBody, V2Verifier};
+use signet_tlog::merkle::{Hash, InclusionProof, leaf_hash};
+use signet_tlog::set::verify_set;
+use signet_tlog::{LogIndex, TreeSize};
+
+use super::{
+    BodyField, BundleError, BundleVerifier, MAX_TLOG_ENTRIES, TrustedLog, VerifiedTlogEntry, sha256,
+};
+
+/// The signer the entries must name: the bundle's leaf certificate, or the policy key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Signer<'a> {
+    /// The leaf certificate's DER.
+    Certificate(&'a [u8]),
+    /// The key from the policy.
+    Key(&'a PublicKey),
+}
+
+impl Signer<'_> {
+    /// Whether the PEM text in an entry names this signer. The PEM is decoded
+    /// leniently (any line length), as Rekor stores whatever the client submitted.
+    fn matches_pem(&self, pem: &[u8]) -> bool {
+        let Some((label, der)) = pem_der(pem) else {
+            return false;
+        };
+        match self {
+            Signer::Certificate(cert) => label == "CERTIFICATE" && der == *cert,
+            Signer::Key(key) => label == "PUBLIC KEY" && der == key.spki_der(),
+        }
+    }
+
+    fn matches_v2(&self, verifier: &V2Verifier) -> bool {
+        match (self, verifier) {
+            (Signer::Certificate(der), V2Verifier::X509Certificate { der: d, .. }) => d == der,
+            (Signer::Key(key), V2Verifier::PublicKey { der: d, .. }) => d == key.spki_der(),
+            _ => false,
+        }
+    }
+}
+
+/// The label and DER of the first PEM block in `pem`.
+fn pem_der(pem: &[u8]) -> Option<(String, Vec<u8>)> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN "));
+    let label = lines
+        .next()?
+        .strip_prefix("-----BEGIN ")?
+        .strip_suffix("-----")?
+        .to_owned();
+    let end = format!("-----END {label}-----");
+    let mut b64 = String::new();
+    for line in lines {
+        if line == end {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(&b64)
+                .ok()?;
+            return Some((label, der));
+        }
+        b64.push_str(line);
+    }
+    None
+}
+
+/// Verifies every tlog entry of `bundle`.
+pub(crate) fn verify_entries(
+    verifier: &BundleVerifier,
+    bundle: &Bundle,
+    signer: &Signer<'_>,
+    artifact_sha256: &[u8; 32],
+    now: UnixTime,
+) -> Result<Vec<VerifiedTlogEntry>, BundleError> {
+    let entries = &bundle.verification_material.tlog_entries;
+    if entries.is_empty() {
+        return Err(BundleError::NoTlogEntries);
+    }
+    // Limit the number of entries (DoS), and refuse duplicates (threshold bypass).
+    if entries.len() > MAX_TLOG_ENTRIES {
+        return Err(BundleError::TooManyTlogEntries {
+            found: entries.len(),
+            limit: MAX_TLOG_ENTRIES,
+        });
+    }
+    let mut seen = HashSet::new();
+    let mut verified = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if !seen.insert((&e.log_id.key_id, e.log_index, &e.canonicalized_body)) {
+            return Err(BundleError::DuplicateTlogEntry { entry: i });
+        }
+        verified.push(verify_entry(
+            verifier,
+            i,
+            e,
+            bundle,
+            signer,
+            artifact_sha256,
+            now,
+        )?);
+    }
+    Ok(verified)
+}
+
+fn verify_entry(
+    verifier: &BundleVerifier,
+    i: usize,
+    e: &TransparencyLogEntry,
+    bundle: &Bundle,
+    signer: &Signer<'_>,
+    artifact_sha256: &[u8; 32],
+    now: UnixTime,
+) -> Result<VerifiedTlogEntry, BundleError> {
+    let log = verifier
+        .tlog(&e.log_id.key_id)
+        .ok_or_else(|| BundleError::UnknownLog {
+            entry: i,
+            log_id: hex::encode(&e.log_id.key_id),
+        })?;
+
+    if let Some(proof) = &e.inclusion_proof {
+        verify_inclusion(i, e, log, proof)?;
+    }
+
+    let mut set_verified = false;
+    if let Some(promise) = &e.inclusion_promise {
+        verify_set(
+            &log.key,
+            &e.canonicalized_body,
+            e.integrated_time.0,
+            &log.log_id_hex,
+            LogIndex(e.log_index.0),
+            &promise.signed_entry_timestamp,
+        )
+        .map_err(|source| BundleError::SetInvalid { entry: i, source })?;
+        set_verified = true;
+    }
+
+    let body = EntryBody::parse(&e.canonicalized_body)
+        .map_err(|source| BundleError::MalformedTlogBody { entry: i, source })?;
+    check_body(i, &body, &bundle.content, signer, artifact_sha256)?;
+
+    // Rekor v2 entries have no integrated time (0): their time comes from RFC 3161.
+    let integrated = e.integrated_time;
+    if integrated.0 != 0 {
+        if integrated > now {
+            return Err(BundleError::IntegratedTimeInFuture {
+                entry: i,
+                integrated_time: integrated,
+                now,
+            });
+        }
+        if !log.valid_for.contains(integrated) {
+            return Err(BundleError::LogKeyNotValidAt {
+                entry: i,
+                integrated_time: integrated,
+                window: log.valid_for,
+            });
+        }
+    }
+    Ok(VerifiedTlogEntry {
+        log_index: e.log_index.0,
+        log_id: log.log_id_hex.clone(),
+        // The integrated time is signed only in the SET: an inclusion proof alone does
+        // not vouch for it (sigstore-go does the same).
+        integrated_time: (set_verified && integrated.0 != 0).then_some(integrated),
+    })
+}
+
+fn verify_inclusion(
+    i: usize,
+    e: &TransparencyLogEntry,
+    log: &TrustedLog,
+    proof: &signet_formats::sigstore::InclusionProof,
+) -> Result<(), BundleError> {
+    let hash = |b: &[u8]| {
+        Hash::try_from(b)
+            .map_err(|source| BundleError::MalformedInclusionProof { entry: i, source })
+    };
+    let merkle_proof = InclusionProof {
+        log_index: LogIndex(proof.log_index.0),
+        tree_size: TreeSize(proof.tree_size.0),
+        root_hash: hash(&proof.root_hash)?,
+        hashes: proof
+            .hashes
+            .iter()
+            .map(|h| hash(h))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let leaf = leaf_hash(&e.canonicalized_body);
+    let Some(checkpoint) = &proof.checkpoint else {
+        // Only v0.1 bundles may lack a checkpoint; their SET is then what binds the
+        // entry to the log. The proof must still be self-consistent.
+        return merkle_proof
+            .verify(&leaf)
+            .map_err(|source| BundleError::InclusionProofInvalid {
+                entry: i,
+                source: CheckpointInclusionError::Proof(source),
+            });
+    };
+    let note = checkpoint.envelope.as_bytes();
+    // The note's key names: the checkpoint's origin and the names on its signature
+    // lines. The key hint (and, for Ed25519, the name inside it) must still match the
+    // log's key, and the signature must verify with it.
+    let mut names: Vec<String> = Vec::new();
+    if let Ok(parsed) = Note::parse(note) {
+        if let Some(origin) = parsed.text().lines().next() {
+            names.push(origin.to_owned());
+        }
+        for s in parsed.signatures() {
+            if !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+    }
+    let verifiers: Vec<NoteVerifier> = names
+        .into_iter()
+        .filter_map(|n| NoteVerifier::new(n, log.key.clone()).ok())
+        .collect();
+    let verified = verify_checkpoint(note, &verifiers)
+        .map_err(|source| BundleError::CheckpointUnverified { entry: i, source })?;
+    verify_inclusion_against_checkpoint(&verified, &leaf, &merkle_proof)
+        .map_err(|source| BundleError::InclusionProofInvalid { entry: i, source })
+}
+
+fn mismatch(entry: usize, field: BodyField, detail: impl Into<String>) -> BundleError {
+    BundleError::TlogBodyMismatch {
+        entry,
+        field,
+        detail: detail.into(),
+    }
+}
+
+fn check_digest(
+    i: usize,
+    logged: Option<[u8; 32]>,
+    expected: &[u8; 32],
+    what: &str,
+) -> Result<(), BundleError> {
+    if logged.as_ref() == Some(expected) {
+        Ok(())
+    } else {
+        Err(mismatch(
+            i,
+            BodyField::Digest,
+            format!(
+                "{what}: expected sha256:{}, entry has {}",
+                hex::encode(expected),
+                logged.map_or_else(
+                    || "a non-sha256 digest".to_owned(),
+                    |d| format!("sha256:{}", hex::encode(d))
+                )
+            ),
+        ))
+    }
+}
+
+fn check_verifier(i: usize, ok: bool) -> Result<(), BundleError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(mismatch(
+            i,
+            BodyField::Verifier,
+            "the entry names another key or certificate than the bundle's signer",
+        ))
+    }
+}
+
+fn check_signature(i: usize, ok: bool) -> Result<(), BundleError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(mismatch(
+            i,
+            BodyField::Signature,
+            "the entry holds another signature than the bundle",
+        ))
+    }
+}
+
+fn single_signature(env: &Envelope) -> Result<&[u8], BundleError> {
+    match env.signatures.as_slice() {
+        [sig] => Ok(&sig.sig),
+        other => Err(BundleError::DsseSignatureCount { found: other.len() }),
+    }
+}
+
+/// The body must describe this bundle.
+fn check_body(
+    i: usize,
+    body: &EntryBody,
+    content: &BundleContent,
+    signer: &Signer<'_>,
+    artifact_sha256: &[u8; 32],
+) -> Result<(), BundleError> {
+    match (body, content) {
+        (EntryBody::HashedRekordV001(h), BundleContent::MessageSignature(ms)) => {
+            check_digest(i, h.artifact_sha256(), artifact_sha256, "artifact digest")?;
+            check_signature(i, h.signature == ms.signature)?;
+            check_verifier(i, signer.matches_pem(&h.verifier_pem))
+        }
+        (EntryBody::HashedRekordV002(h), BundleContent::MessageSignature(ms)) => {
+            check_digest(i, h.artifact_sha256(), artifact_sha256, "artifact digest")?;
+            check_signature(i, h.signature == ms.signature)?;
+            check_verifier(i, signer.matches_v2(&h.verifier))
+        }
+        (EntryBody::HashedRekordV002(h), BundleContent::DsseEnvelope(env)) => {
+            // hashedrekord-over-DSSE (rekor-v2-spec §6.1.4): the digest of the PAE.
+            check_digest(
+                i,
+                h.artifact_sha256(),
+                &sha256(&env.pae()),
+                "dsse PAE digest",
+            )?;
+            check_signature(i, h.signature == single_signature(env)?)?;
+            check_verifier(i, signer.matches_v2(&h.verifier))
+        }
+        (EntryBody::DsseV001(d), BundleContent::DsseEnvelope(env)) => {
+            check_digest(
+                i,
+                d.payload_hash.sha256(),
+                &sha256(&env.payload),
+                "dsse payload hash",
+            )?;
+            check_signature(i, d.signatures.len() == env.signatures.len())?;
+            for s in &env.signatures {
+                let logged = d.signatures.iter().find(|l| l.signature == s.sig);
+                check_signature(i, logged.is_some())?;
+                check_verifier(
+                    i,
+                    logged.is_some_and(|l| signer.matches_pem(&l.verifier_pem)),
+                )?;
+            }
+            Ok(())
+        }
+        (EntryBody::DsseV002(d), BundleContent::DsseEnvelope(env)) => {
+            check_digest(
+                i,
+                d.payload_hash.sha256(),
+                &sha256(&env.payload),
+                "dsse payload hash",
+            )?;
+            check_signature(i, d.signatures.len() == env.signatures.len())?;
+            for s in &env.signatures {
+                let logged = d.signatures.iter().find(|l| l.content == s.sig);
+                check_signature(i, logged.is_some())?;
+                check_verifier(i, logged.is_some_and(|l| signer.matches_v2(&l.verifier)))?;
+            }
+            Ok(())
+        }
+        (EntryBody::IntotoV002(t), BundleContent::DsseEnvelope(env)) => {
+            check_digest(
+                i,
+                t.payload_hash.sha256(),
+                &sha256(&env.payload),
+                "intoto payload hash",
+            )?;
+            if t.payload_type != env.payload_type {
+                return Err(mismatch(
+                    i,
+                    BodyField::Digest,
+                    format!(
+                        "payload type: bundle has {:?}, entry has {:?}",
+                        env.payload_type, t.payload_type
+                    ),
+                ));
+            }
+            if let Some(field) = &t.payload_field {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(field);
+                if decoded.as_deref().ok() != Some(env.payload.as_slice()) {
+                    return Err(mismatch(
+                        i,
+                        BodyField::Digest,
+                        "the logged envelope payload differs from the bundle's",
+                    ));
+                }
+            }
+            check_signature(i, t.signatures.len() == env.signatures.len())?;
+            for s in &env.signatures {
+                let logged = t
+                    .signatures
+                    .iter()
+                    .find(|l| l.signature().as_deref() == Some(s.sig.as_slice()));
+                check_signature(i, logged.is_some())?;
+                check_verifier(
+                    i,
+                    logged.is_some_and(|l| signer.matches_pem(&l.public_key_pem)),
+                )?;
+            }
+            Ok(())
+        }
+        (EntryBody::IntotoV001(t), BundleContent::DsseEnvelope(env)) => {
+            if let Some(ph) = &t.payload_hash {
+                check_digest(i, ph.sha256(), &sha256(&env.payload), "intoto payload hash")?;
+            }
+            check_verifier(i, signer.matches_pem(&t.public_key_pem))
+        }
+        (body, content) => Err(mismatch(
+            i,
+            BodyField::Kind,
+            format!(
+                "a {} {} entry cannot log a {} bundle",
+                body.kind(),
+                body.api_version(),
+                match content {
+                    BundleContent::MessageSignature(_) => "messageSignature",
+                    BundleContent::DsseEnvelope(_) => "dsseEnvelope",
+                }
+            ),
+        )),
+    }
+}
