@@ -63,6 +63,22 @@ pub enum TrustedRootError {
         /// The authority's URI.
         uri: String,
     },
+    /// A timestamp authority's certificate does not parse.
+    #[error(
+        "trusted root: timestamp authority {uri} has a certificate that does not parse: {source}"
+    )]
+    TsaCertificate {
+        /// The authority's URI.
+        uri: String,
+        /// Why it does not parse.
+        source: signet_x509::CertificateError,
+    },
+    /// A timestamp authority has no certificates.
+    #[error("trusted root: timestamp authority {uri} has an empty certChain")]
+    EmptyTsaChain {
+        /// The authority's URI.
+        uri: String,
+    },
 }
 
 /// The four kinds of failure that STYLE §6 keeps apart, plus "not implemented".
@@ -230,16 +246,13 @@ pub enum BundleError {
         /// The key's window.
         window: ValidityWindow,
     },
-    /// The bundle carries RFC 3161 signed timestamps, which are not verified yet.
-    #[error(
-        "bundle carries {timestamps} RFC 3161 signed timestamp(s) ({}), and RFC 3161 verification is not implemented yet: failing closed",
-        if *only_time_source { "its only time source" } else { "besides a tlog integrated time; each must verify" }
-    )]
-    SignedTimestampUnsupported {
-        /// How many RFC 3161 timestamps the bundle carries.
-        timestamps: usize,
-        /// Whether they are the bundle's only time source (Rekor v2).
-        only_time_source: bool,
+    /// An RFC 3161 timestamp in the bundle does not verify.
+    #[error("RFC 3161 timestamp {index} does not verify: {source}")]
+    Timestamp {
+        /// Which timestamp (0-based).
+        index: usize,
+        /// Why.
+        source: signet_x509::timestamp::TimestampError,
     },
     /// There is no verified time to check the certificate at.
     #[error(
@@ -392,8 +405,8 @@ impl BundleError {
             | E::SignatureMismatch { .. }
             | E::SubjectNotFound { .. } => FailureKind::Mismatch,
             E::IdentityMismatch { .. } | E::SignerKindMismatch { .. } => FailureKind::PolicyNotMet,
-            E::SignedTimestampUnsupported { .. }
-            | E::PrehashUnsupported
+            E::Timestamp { .. } => FailureKind::Untrusted,
+            E::PrehashUnsupported
             | E::UnsupportedArtifactDigest { .. }
             | E::UnsupportedMessageDigest { .. }
             | E::UnsupportedEntryKind { .. } => FailureKind::Unsupported,

@@ -9,11 +9,10 @@
 //!    canonicalized body must describe this bundle (signature, key or certificate,
 //!    artifact or DSSE digests); a Rekor v1 integrated time must not be in the future
 //!    and must lie in the log key's validity window.
-//! 2. **Time**: the integrated times whose SET verified are the observed times. A
-//!    bundle that carries an RFC 3161 timestamp fails closed with
-//!    [`BundleError::SignedTimestampUnsupported`]: RFC 3161 is not implemented yet, and
-//!    each timestamp present must verify and the certificate be valid at its time, so
-//!    it cannot simply be ignored when an integrated time is also there.
+//! 2. **Time**: the integrated times whose SET verified, and the genTime of each RFC
+//!    3161 timestamp, are the observed times. Every timestamp the bundle carries must
+//!    verify (over the signature bytes, against the root's timestamp authorities), so
+//!    one cannot be ignored when an integrated time is also there.
 //! 3. **Certificate** (identity policy): the chain to a trusted CA at each observed
 //!    time (roots in the bundle are rejected, intermediates in the bundle are not
 //!    used: only the root's CAs count), an embedded SCT from a trusted CT log, then the
@@ -27,7 +26,8 @@
 //! Pure and synchronous; the only outside input is the clock in [`BundleVerifier::verify`]
 //! (use [`BundleVerifier::verify_at`] to pass it).
 //!
-//! Not done yet: RFC 3161 timestamps, the DSSE `envelopeHash` and intoto `hash` fields
+//! Not done yet: a Rekor v2 entry's log key window is not checked against the
+//! timestamp times, the DSSE `envelopeHash` and intoto `hash` fields
 //! (the exact submitted envelope bytes are not reproducible; payload hash and
 //! signatures are checked), bundles with several DSSE signatures, and thresholds
 //! other than "every entry verifies".
@@ -47,6 +47,7 @@ use signet_formats::sigstore::{
     ValidityWindow,
 };
 use signet_formats::{Digest, DigestAlgorithm};
+use signet_x509::timestamp::{TimestampAuthority, parse_timestamp_response, verify_timestamp};
 use signet_x509::{Certificate, CertificateAuthority, CtLog, IdentityMatcher, TimeRange};
 
 pub use error::{BodyField, BundleError, FailureKind, TrustedRootError};
@@ -122,6 +123,7 @@ pub(crate) struct TrustedLog {
 #[derive(Clone, Debug)]
 pub struct BundleVerifier {
     authorities: Vec<CertificateAuthority>,
+    timestamp_authorities: Vec<TimestampAuthority>,
     tlogs: HashMap<Vec<u8>, TrustedLog>,
     ctlogs: Vec<CtLog>,
 }
@@ -157,6 +159,25 @@ impl BundleVerifier {
                     }
                 })?;
             authorities.push(authority);
+        }
+        let mut timestamp_authorities = Vec::new();
+        for tsa in &root.timestamp_authorities {
+            let chain = tsa
+                .cert_chain
+                .iter()
+                .map(|c| Certificate::from_der(&c.raw_bytes))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| TrustedRootError::TsaCertificate {
+                    uri: tsa.uri.clone(),
+                    source,
+                })?;
+            let authority =
+                TimestampAuthority::new(chain, time_range(&tsa.valid_for)).map_err(|_| {
+                    TrustedRootError::EmptyTsaChain {
+                        uri: tsa.uri.clone(),
+                    }
+                })?;
+            timestamp_authorities.push(authority);
         }
         let mut tlogs = HashMap::new();
         for log in &root.tlogs {
@@ -200,6 +221,7 @@ impl BundleVerifier {
         }
         Ok(BundleVerifier {
             authorities,
+            timestamp_authorities,
             tlogs,
             ctlogs,
         })
@@ -286,19 +308,28 @@ impl BundleVerifier {
         // (a) transparency log entries.
         let entries = tlog::verify_entries(self, bundle, &signer, &artifact_sha256, now)?;
 
-        // Establish the observed times. Every RFC 3161 timestamp a bundle carries would
-        // have to verify, and the certificate be checked at its time (sigstore-go). That
-        // is not implemented: a bundle that carries one fails closed, even when a Rekor v1
-        // integrated time is also there (ignoring the timestamp would accept
-        // `intoto-tsa-timestamp-outside-cert-validity_fail`).
-        let observed_times: Vec<UnixTime> =
+        // Establish the observed times: the integrated time of each entry whose signed
+        // entry timestamp verified, and the genTime of each RFC 3161 timestamp. Every
+        // timestamp the bundle carries must verify (over the signature bytes), and the
+        // certificate is then checked at every one of these times, as sigstore-go does.
+        let mut observed_times: Vec<UnixTime> =
             entries.iter().filter_map(|e| e.integrated_time).collect();
-        let timestamps = vm.timestamp_verification_data.rfc3161_timestamps.len();
-        if timestamps > 0 {
-            return Err(BundleError::SignedTimestampUnsupported {
-                timestamps,
-                only_time_source: observed_times.is_empty(),
-            });
+        let signature_bytes: &[u8] = match &bundle.content {
+            BundleContent::MessageSignature(ms) => &ms.signature,
+            BundleContent::DsseEnvelope(env) => {
+                env.signatures.first().map_or(&[][..], |s| s.sig.as_slice())
+            }
+        };
+        for (index, t) in vm
+            .timestamp_verification_data
+            .rfc3161_timestamps
+            .iter()
+            .enumerate()
+        {
+            let verified = parse_timestamp_response(&t.signed_timestamp)
+                .and_then(|ts| verify_timestamp(&ts, signature_bytes, &self.timestamp_authorities))
+                .map_err(|source| BundleError::Timestamp { index, source })?;
+            observed_times.push(UnixTime(verified.gen_time.0));
         }
         if observed_times.is_empty() {
             return Err(BundleError::NoObservedTime);

@@ -93,37 +93,46 @@ fn identity_mismatch_is_policy() {
 }
 
 #[test]
-fn rfc3161_fails_closed() {
+fn rfc3161_timestamps_are_verified_and_give_the_time() {
     let a = read("a.txt");
-    let err = custom("rekor2-happy-path")
+    // Rekor v2: the timestamp is the only time source
+    let v = custom("rekor2-happy-path")
         .verify(
             &bundle("rekor2-happy-path"),
             Artifact::Bytes(&a),
             &identity(),
         )
-        .expect_err("rekor v2 needs rfc 3161");
-    assert_eq!(
-        err,
-        BundleError::SignedTimestampUnsupported {
-            timestamps: 1,
-            only_time_source: true
-        }
-    );
+        .expect("rekor v2 verifies through its RFC 3161 timestamp");
+    assert_eq!(v.observed_times.len(), 1);
+    // a v1 entry and a timestamp: both must verify
     let key = PublicKey::from_pem(&read("managed-key-happy-path/key.pub")).expect("key");
-    let err = production()
+    let v = production()
         .verify(
             &bundle("managed-key-happy-path"),
             Artifact::Bytes(&a),
             &Policy::Key(key),
         )
-        .expect_err("rfc 3161 timestamp present");
-    assert_eq!(
-        err,
-        BundleError::SignedTimestampUnsupported {
-            timestamps: 1,
-            only_time_source: false
-        }
+        .expect("integrated time and timestamp");
+    assert_eq!(v.observed_times.len(), 2);
+    // a timestamp over other bytes fails with the timestamp's own error
+    let err = custom("rekor2-timestamp-payload-mismatch_fail")
+        .verify(
+            &bundle("rekor2-timestamp-payload-mismatch_fail"),
+            Artifact::Bytes(&a),
+            &identity(),
+        )
+        .expect_err("imprint mismatch");
+    assert!(
+        matches!(
+            err,
+            BundleError::Timestamp {
+                index: 0,
+                source: signet_x509::timestamp::TimestampError::ImprintMismatch { .. }
+            }
+        ),
+        "{err}"
     );
+    assert_eq!(err.kind(), FailureKind::Untrusted);
 }
 
 #[test]
