@@ -2,10 +2,9 @@
 //! cases (`testdata/conformance`), each in PATH and DIGEST mode (140 checks), with the
 //! argv from `manifest.json` and that folder as the working directory.
 //!
-//! Every check must give the expected verdict, except the explicit fail-closed lists
-//! below: those positive cases must **fail** today, with the named reason, so the test
-//! still bites (a fail-closed case that starts passing, or fails for another reason,
-//! breaks it). Every `_fail` case must also fail for its own reason.
+//! Every check must give the expected verdict, and every `_fail` case must fail for its
+//! own reason (a substring of its one-line error), so a verifier that rejects everything
+//! does not pass.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,30 +12,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// messageSignature positives that FAIL CLOSED in DIGEST mode only: verifying the
-/// signature over a digest needs prehash verification, which signet-crypto does not
-/// offer (`BundleError::PrehashUnsupported`). PATH mode passes for all of them.
-const PREHASH_FAIL_CLOSED_DIGEST: &[&str] = &[
-    "bundle-with-sct-with-extensions",
-    "managed-key-happy-path",
-    "rekor2-checkpoint-cosigned",
-    "rekor2-checkpoint-multiple-cosigs",
-    "rekor2-checkpoint-origin-not-first",
-    "rekor2-checkpoint-two-sigs-cosigned",
-    "rekor2-checkpoint-two-sigs-from-origin",
-    "rekor2-happy-path",
-    "rekor2-timestamp-with-embedded-cert",
-    "rekor2-timestamp-with-expired-cert-chain",
-    "rekor2-timestamp-without-embedded-cert",
-    "trust-root-tsa-validity-end-inclusive",
-    "happy-path-v0.1",
-    "happy-path-v0.2",
-    "happy-path-v0.3",
-    "happy-path-v0.3-new-mediaType",
-    "managed-key-and-trusted-root",
-    "trust-root-tlog-validity-end-inclusive",
-];
-const PREHASH_MESSAGE: &str = "needs prehash signature verification";
 /// How a bundle whose RFC 3161 timestamp does not verify is rejected.
 const RFC3161_MESSAGE: &str = "RFC 3161 timestamp 0 does not verify";
 
@@ -206,7 +181,6 @@ fn conformance_dir() -> PathBuf {
 struct Tally {
     checks: usize,
     expected_verdict: usize,
-    fail_closed: usize,
     positives_passed: usize,
 }
 
@@ -248,13 +222,6 @@ fn conformance_verify_cases() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let passed = out.status.success();
 
-            // What this check must do today.
-            let fail_closed_reason =
-                if mode == "DIGEST" && PREHASH_FAIL_CLOSED_DIGEST.contains(&name) {
-                    Some(PREHASH_MESSAGE)
-                } else {
-                    None
-                };
             let t = tally.entry(mode).or_default();
             t.checks += 1;
             if passed == expected_pass {
@@ -263,21 +230,11 @@ fn conformance_verify_cases() {
             if expected_pass && passed {
                 t.positives_passed += 1;
             }
-            let verdict = match (expected_pass, fail_closed_reason) {
-                (true, Some(reason)) => {
-                    t.fail_closed += 1;
-                    if passed {
-                        Err("listed as fail-closed but passed (remove it from the list)".to_owned())
-                    } else if !stderr.contains(reason) {
-                        Err(format!("must fail closed with {reason:?}, got {stderr:?}"))
-                    } else {
-                        Ok(())
-                    }
-                }
-                (true, None) if passed => Ok(()),
-                (true, None) => Err(format!("expected pass, got {stderr:?}")),
-                (false, _) if passed => Err("expected fail, but it passed".to_owned()),
-                (false, _) => {
+            let verdict = match expected_pass {
+                true if passed => Ok(()),
+                true => Err(format!("expected pass, got {stderr:?}")),
+                false if passed => Err("expected fail, but it passed".to_owned()),
+                false => {
                     let reason = reasons.get(name).copied().unwrap_or("");
                     if reason.is_empty() {
                         Err("no expected failure reason listed for this case".to_owned())
@@ -299,21 +256,20 @@ fn conformance_verify_cases() {
         }
     }
 
-    println!("mode    checks  expected-verdict  positives-passed  fail-closed(listed)");
+    println!("mode    checks  expected-verdict  positives-passed");
     let mut total = Tally::default();
     for (mode, t) in &tally {
         println!(
-            "{mode:<7} {:>6}  {:>16}  {:>16}  {:>19}",
-            t.checks, t.expected_verdict, t.positives_passed, t.fail_closed
+            "{mode:<7} {:>6}  {:>16}  {:>16}",
+            t.checks, t.expected_verdict, t.positives_passed
         );
         total.checks += t.checks;
         total.expected_verdict += t.expected_verdict;
         total.positives_passed += t.positives_passed;
-        total.fail_closed += t.fail_closed;
     }
     println!(
-        "{:<7} {:>6}  {:>16}  {:>16}  {:>19}",
-        "total", total.checks, total.expected_verdict, total.positives_passed, total.fail_closed
+        "{:<7} {:>6}  {:>16}  {:>16}",
+        "total", total.checks, total.expected_verdict, total.positives_passed
     );
     assert_eq!(total.checks, 140);
     assert!(
@@ -322,15 +278,8 @@ fn conformance_verify_cases() {
         failures.len(),
         failures.join("\n")
     );
-    // Every listed case is a real positive case.
-    for name in PREHASH_FAIL_CLOSED_DIGEST {
-        assert!(
-            cases
-                .iter()
-                .any(|c| c["case"] == *name && c["expected"] == "pass"),
-            "{name} is not a positive case"
-        );
-    }
+    // Every check gives the expected verdict.
+    assert_eq!(total.expected_verdict, 140);
 }
 
 #[test]

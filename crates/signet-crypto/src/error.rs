@@ -273,4 +273,14 @@ pub enum SignatureError {
         /// What is wrong with it, and what was expected.
         detail: &'static str,
     },
+
+    /// A signature over a digest alone cannot be checked with this key type (Ed25519
+    /// signs the whole message, not a digest).
+    #[error(
+        "a {algorithm} signature cannot be verified against a digest alone: pass the whole message"
+    )]
+    PrehashUnsupported {
+        /// The key's algorithm.
+        algorithm: KeyAlgorithm,
+    },
 }

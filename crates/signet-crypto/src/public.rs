@@ -160,6 +160,46 @@ impl PublicKey {
         self.key_id
     }
 
+    /// Verifies `signature` over a message of which only the SHA-256 `digest` is known
+    /// (a bundle verified against `sha256:<hex>`). ECDSA and RSA sign the digest, so
+    /// this is the same check as [`PublicKey::verify`] over the message; for P-384
+    /// only the SHA-256 form applies.
+    ///
+    /// # Errors
+    /// [`SignatureError::PrehashUnsupported`] for Ed25519, whose signatures cover the
+    /// whole message; otherwise as [`PublicKey::verify`].
+    pub fn verify_prehashed_sha256(
+        &self,
+        digest: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        if self.algorithm == KeyAlgorithm::Ed25519 {
+            return Err(SignatureError::PrehashUnsupported {
+                algorithm: self.algorithm,
+            });
+        }
+        self.check_signature_shape(signature)?;
+        let digest =
+            aws_lc_rs::digest::Digest::import_less_safe(digest, &aws_lc_rs::digest::SHA256)
+                .map_err(|_| SignatureError::Malformed {
+                    algorithm: self.algorithm,
+                    detail: "a SHA-256 digest is 32 bytes",
+                })?;
+        // A verifier whose hash is not SHA-256 (P-384 with SHA-384) rejects the digest.
+        if self
+            .verifiers
+            .iter()
+            .any(|v| v.verify_digest_sig(&digest, signature).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid {
+                algorithm: self.algorithm,
+                key_id: self.key_id,
+            })
+        }
+    }
+
     /// Verifies `signature` over `message` the way `cosign verify --key` does.
     ///
     /// - ECDSA: ASN.1 DER `(r, s)` over SHA-256 of `message`; for P-384, SHA-384 is
@@ -529,5 +569,36 @@ mod tests {
         assert_eq!(rsa_modulus_bits(&[0x80, 0x00], KeyFormat::Spki), Ok(16));
         assert_eq!(rsa_modulus_bits(&[0x01], KeyFormat::Spki), Ok(1));
         assert!(rsa_modulus_bits(&[0x00], KeyFormat::Spki).is_err());
+    }
+}
+
+#[cfg(test)]
+mod prehash_tests {
+    use crate::{KeyAlgorithm, PrivateKey, SignatureError, Signer, digest_sha256};
+
+    #[test]
+    fn digest_only_verification_matches_full_message_verification() {
+        let message = b"the artifact";
+        for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384] {
+            let key = PrivateKey::generate(alg).unwrap();
+            let sig = key.sign(message).unwrap();
+            let public = key.public_key();
+            public
+                .verify_prehashed_sha256(&digest_sha256(message), &sig)
+                .unwrap();
+            assert!(matches!(
+                public.verify_prehashed_sha256(&digest_sha256(b"another artifact"), &sig),
+                Err(SignatureError::Invalid { .. })
+            ));
+        }
+        let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let sig = ed.sign(message).unwrap();
+        assert_eq!(
+            ed.public_key()
+                .verify_prehashed_sha256(&digest_sha256(message), &sig),
+            Err(SignatureError::PrehashUnsupported {
+                algorithm: KeyAlgorithm::Ed25519
+            })
+        );
     }
 }

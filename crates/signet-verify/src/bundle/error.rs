@@ -346,10 +346,10 @@ pub enum BundleError {
     },
 
     // ---- unsupported ---------------------------------------------------------------
-    /// A messageSignature bundle verified against a digest needs a prehash signature
-    /// check, which signet-crypto does not offer yet.
+    /// A messageSignature by an Ed25519 key cannot be checked against a digest alone:
+    /// Ed25519 signs the whole message.
     #[error(
-        "verifying a messageSignature against a digest needs prehash signature verification, which is not implemented yet: pass the artifact file instead (failing closed)"
+        "an Ed25519 messageSignature cannot be verified against a digest alone: pass the artifact file instead"
     )]
     PrehashUnsupported,
     /// The artifact digest is not SHA-256.

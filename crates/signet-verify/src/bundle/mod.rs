@@ -18,10 +18,10 @@
 //!    used: only the root's CAs count), an embedded SCT from a trusted CT log, then the
 //!    identity.
 //!    **Key** (key policy): the bundle's key hint is ignored; the given key is used.
-//! 4. **Signature**: messageSignature over the artifact bytes (a digest alone fails
-//!    closed with [`BundleError::PrehashUnsupported`]: signet-crypto has no prehash
-//!    verification), or DSSE over the PAE plus an in-toto subject with the artifact's
-//!    sha256.
+//! 4. **Signature**: messageSignature over the artifact bytes, or over its SHA-256 when
+//!    only the digest is given (ECDSA and RSA sign the digest; an Ed25519 key then fails
+//!    closed with [`BundleError::PrehashUnsupported`]), or DSSE over the PAE plus an
+//!    in-toto subject with the artifact's sha256.
 //!
 //! Pure and synchronous; the only outside input is the clock in [`BundleVerifier::verify`]
 //! (use [`BundleVerifier::verify_at`] to pass it).
@@ -368,7 +368,17 @@ impl BundleVerifier {
                             }
                         })?
                     }
-                    Artifact::Sha256(_) => return Err(BundleError::PrehashUnsupported),
+                    Artifact::Sha256(_) => signing_key
+                        .verify_prehashed_sha256(&artifact_sha256, &ms.signature)
+                        .map_err(|source| match source {
+                            signet_crypto::SignatureError::PrehashUnsupported { .. } => {
+                                BundleError::PrehashUnsupported
+                            }
+                            source => BundleError::SignatureMismatch {
+                                over: "artifact digest",
+                                source,
+                            },
+                        })?,
                 }
             }
             BundleContent::DsseEnvelope(env) => {

@@ -56,13 +56,25 @@ fn happy_path_verifies_and_reports_identity() {
 }
 
 #[test]
-fn message_signature_against_digest_fails_closed() {
+fn message_signature_against_a_digest() {
     let d = Digest::sha256_of(&read("a.txt"));
-    let err = production()
+    production()
         .verify(&bundle("happy-path-v0.3"), Artifact::Sha256(d), &identity())
-        .expect_err("no prehash verification");
-    assert_eq!(err, BundleError::PrehashUnsupported);
-    assert_eq!(err.kind(), FailureKind::Unsupported);
+        .expect("the signature covers the digest");
+    let other = Digest::sha256_of(b"another artifact");
+    let err = production()
+        .verify(
+            &bundle("happy-path-v0.3"),
+            Artifact::Sha256(other),
+            &identity(),
+        )
+        .expect_err("digest of another artifact");
+    // caught first where sigstore-go catches it: the log entry records another digest
+    assert!(
+        matches!(err, BundleError::TlogBodyMismatch { entry: 0, .. }),
+        "{err}"
+    );
+    assert_eq!(err.kind(), FailureKind::Mismatch);
 }
 
 #[test]
