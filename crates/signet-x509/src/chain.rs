@@ -9,8 +9,9 @@ use crate::{Certificate, TimeRange, UnixTime};
 /// DER contents of `id-kp-codeSigning` (1.3.6.1.5.5.7.3.3), as webpki wants it.
 const CODE_SIGNING_OID_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 
-/// The signature algorithms accepted on certificates (the ones Fulcio and common CAs use).
-static SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+/// The signature algorithms accepted on certificates (the ones Fulcio, TSAs and common
+/// CAs use).
+pub(crate) static SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::aws_lc_rs::ECDSA_P256_SHA256,
     webpki::aws_lc_rs::ECDSA_P256_SHA384,
     webpki::aws_lc_rs::ECDSA_P384_SHA256,

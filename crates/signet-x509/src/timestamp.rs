@@ -26,9 +26,10 @@
 use std::time::Duration;
 
 use const_oid::ObjectIdentifier;
-use pki_types::{CertificateDer, SignatureVerificationAlgorithm};
+use pki_types::CertificateDer;
 use sha2::Digest as _;
 
+use crate::chain::SIGNATURE_ALGORITHMS;
 use crate::tlv::{self, Tlv};
 use crate::{Certificate, TimeRange, UnixTime};
 
@@ -54,24 +55,6 @@ const TAG_SET: u8 = 0x31;
 const TAG_CONTEXT_0_CONSTRUCTED: u8 = 0xa0;
 const TAG_CONTEXT_1_CONSTRUCTED: u8 = 0xa1;
 const TAG_CONTEXT_0_PRIMITIVE: u8 = 0x80;
-
-/// The signature algorithms accepted on TSA certificates.
-static SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    webpki::aws_lc_rs::ECDSA_P256_SHA256,
-    webpki::aws_lc_rs::ECDSA_P256_SHA384,
-    webpki::aws_lc_rs::ECDSA_P384_SHA256,
-    webpki::aws_lc_rs::ECDSA_P384_SHA384,
-    webpki::aws_lc_rs::ECDSA_P521_SHA256,
-    webpki::aws_lc_rs::ECDSA_P521_SHA384,
-    webpki::aws_lc_rs::ECDSA_P521_SHA512,
-    webpki::aws_lc_rs::ED25519,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
-    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-];
 
 /// A hash algorithm of a message imprint or a CMS digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
