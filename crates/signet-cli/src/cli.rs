@@ -28,6 +28,8 @@ pub(crate) enum Command {
     Triangulate(TriangulateArgs),
     /// List an image's signatures, attestations and SBOMs.
     Tree(TreeArgs),
+    /// Verify a Sigstore bundle (v0.1–v0.3) for a file or `sha256:<hex>`, offline.
+    VerifyBlob(VerifyBlobArgs),
 }
 
 /// Key algorithms `generate-key-pair` offers.
@@ -228,6 +230,36 @@ pub(crate) struct TreeArgs {
     pub(crate) registry: RegistryArgs,
     /// The image.
     pub(crate) image: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyBlobArgs {
+    /// The Sigstore bundle (JSON).
+    #[arg(long)]
+    pub(crate) bundle: PathBuf,
+    /// The public key (path, env://VAR or https:// URL) for key-based bundles.
+    #[arg(long)]
+    pub(crate) key: Option<String>,
+    /// Keyless: the expected certificate identity (any SAN).
+    #[arg(long)]
+    pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regexp for the certificate identity (unanchored, as in cosign).
+    #[arg(long)]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the expected OIDC issuer.
+    #[arg(long)]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regexp for the OIDC issuer.
+    #[arg(long)]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// A trusted_root.json to use instead of the embedded public-good root.
+    #[arg(long)]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// Use the embedded public-good staging root.
+    #[arg(long, conflicts_with = "trusted_root")]
+    pub(crate) staging: bool,
+    /// The artifact: a file, or `sha256:<hex>`.
+    pub(crate) artifact: String,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! maps errors to exit codes (cosign's: 10 no signatures, 11 tag not found, 12 no
 //! matching signatures, 13 no certificate; 1 for everything else).
 
+mod blob;
 mod cli;
 mod exit;
 mod inspect;
@@ -67,5 +68,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => verify::run(a).await,
         Command::Triangulate(a) => inspect::triangulate(a).await,
         Command::Tree(a) => inspect::tree(a).await,
+        Command::VerifyBlob(a) => blob::run(a).await,
     }
 }
