@@ -570,6 +570,9 @@ mod tests {
             panic!()
         };
         assert_eq!(l.digest.unwrap().to_string(), d);
-        assert!("oci:".parse::<ImageLocation>().is_err());
+        assert!(matches!(
+            "oci:".parse::<ImageLocation>(),
+            Err(FormatError::InvalidReference { .. })
+        ));
     }
 }
