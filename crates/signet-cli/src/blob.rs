@@ -7,10 +7,9 @@ use anyhow::{Context, Result, bail};
 use signet_formats::Digest;
 use signet_formats::sigstore::{Bundle, TrustedRoot, trust};
 use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
-use signet_x509::{IdentityMatcher, StringMatcher};
 
 use crate::cli::VerifyBlobArgs;
-use crate::keys;
+use crate::identity::{self, Expected};
 
 /// Most bytes read from a bundle or trusted-root file.
 const MAX_JSON_BYTES: u64 = 32 * 1024 * 1024;
@@ -28,39 +27,10 @@ fn read_limited(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
 }
 
-fn matcher(exact: &Option<String>, regexp: &Option<String>, flag: &str) -> Result<StringMatcher> {
-    match (exact, regexp) {
-        (Some(e), None) => Ok(StringMatcher::Exact(e.clone())),
-        (None, Some(r)) => StringMatcher::regex(r).with_context(|| format!("--{flag}-regexp")),
-        (Some(_), Some(_)) => bail!("pass --{flag} or --{flag}-regexp, not both"),
-        (None, None) => bail!(
-            "--{flag} or --{flag}-regexp is required for verification in keyless mode (or pass --key)"
-        ),
-    }
-}
-
 pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
-    let keyless = args.certificate_identity.is_some()
-        || args.certificate_identity_regexp.is_some()
-        || args.certificate_oidc_issuer.is_some()
-        || args.certificate_oidc_issuer_regexp.is_some();
-    let policy = match &args.key {
-        Some(_) if keyless => bail!(
-            "exactly one of: key reference (--key) or certificate identity (--certificate-identity/--certificate-oidc-issuer) must be given"
-        ),
-        Some(k) => Policy::Key(keys::load_public_key(k).await?),
-        None => Policy::Identity(IdentityMatcher {
-            subject: matcher(
-                &args.certificate_identity,
-                &args.certificate_identity_regexp,
-                "certificate-identity",
-            )?,
-            issuer: matcher(
-                &args.certificate_oidc_issuer,
-                &args.certificate_oidc_issuer_regexp,
-                "certificate-oidc-issuer",
-            )?,
-        }),
+    let policy = match identity::expected(&args.key, &args.identity).await? {
+        Expected::Key(key) => Policy::Key(key),
+        Expected::Identity(matcher) => Policy::Identity(matcher),
     };
     let root = match &args.trusted_root {
         Some(path) => TrustedRoot::parse(&read_limited(path, "trusted root")?)

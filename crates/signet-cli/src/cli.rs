@@ -161,6 +161,23 @@ pub(crate) enum Output {
     Text,
 }
 
+/// Keyless identity flags, as cosign spells them (`verify`, `verify-blob`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct IdentityArgs {
+    /// Keyless: the expected certificate identity (any SAN).
+    #[arg(long)]
+    pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regexp for the certificate identity (unanchored, as in cosign).
+    #[arg(long)]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the expected OIDC issuer.
+    #[arg(long)]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regexp for the OIDC issuer.
+    #[arg(long)]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
     /// The public key: a path, env://VAR or an https:// URL.
@@ -178,18 +195,8 @@ pub(crate) struct VerifyArgs {
     /// Skip transparency-log verification (accepted; key-based verification uses no log yet).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::value_parser!(bool))]
     pub(crate) insecure_ignore_tlog: bool,
-    /// Keyless: the expected certificate identity.
-    #[arg(long)]
-    pub(crate) certificate_identity: Option<String>,
-    /// Keyless: a regexp for the certificate identity.
-    #[arg(long)]
-    pub(crate) certificate_identity_regexp: Option<String>,
-    /// Keyless: the expected OIDC issuer.
-    #[arg(long)]
-    pub(crate) certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regexp for the OIDC issuer.
-    #[arg(long)]
-    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    #[command(flatten)]
+    pub(crate) identity: IdentityArgs,
     /// How many signature layers of one image to fetch at once.
     #[arg(long, default_value_t = 10)]
     pub(crate) max_workers: usize,
@@ -240,18 +247,8 @@ pub(crate) struct VerifyBlobArgs {
     /// The public key (path, env://VAR or https:// URL) for key-based bundles.
     #[arg(long)]
     pub(crate) key: Option<String>,
-    /// Keyless: the expected certificate identity (any SAN).
-    #[arg(long)]
-    pub(crate) certificate_identity: Option<String>,
-    /// Keyless: a regexp for the certificate identity (unanchored, as in cosign).
-    #[arg(long)]
-    pub(crate) certificate_identity_regexp: Option<String>,
-    /// Keyless: the expected OIDC issuer.
-    #[arg(long)]
-    pub(crate) certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regexp for the OIDC issuer.
-    #[arg(long)]
-    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    #[command(flatten)]
+    pub(crate) identity: IdentityArgs,
     /// A trusted_root.json to use instead of the embedded public-good root.
     #[arg(long)]
     pub(crate) trusted_root: Option<PathBuf>,

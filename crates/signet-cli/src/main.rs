@@ -7,6 +7,7 @@
 mod blob;
 mod cli;
 mod exit;
+mod identity;
 mod inspect;
 mod keys;
 mod registry;

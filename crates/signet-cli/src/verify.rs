@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use futures_util::stream;
 use signet_formats::cosign::{Attachment, SimpleSigning};
@@ -17,32 +17,16 @@ use signet_verify::{
 
 use crate::cli::{Output, VerifyArgs};
 use crate::exit::{self, Failure};
-use crate::{keys, registry};
+use crate::identity::{self, Expected};
+use crate::registry;
 
 /// How many images are verified at once.
 const IMAGE_CONCURRENCY: usize = 32;
 
 pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
-    let identity = args
-        .certificate_identity
-        .clone()
-        .or(args.certificate_identity_regexp.clone());
-    let issuer = args
-        .certificate_oidc_issuer
-        .clone()
-        .or(args.certificate_oidc_issuer_regexp.clone());
-    let authority = match (&args.key, identity, issuer) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => bail!(
-            "exactly one of: key reference (--key) or certificate identity (--certificate-identity/--certificate-oidc-issuer) must be given"
-        ),
-        (Some(k), None, None) => Authority::Key(keys::load_public_key(k).await?),
-        (None, Some(identity), Some(issuer)) => Authority::Keyless { identity, issuer },
-        (None, None, _) => bail!(
-            "--certificate-identity or --certificate-identity-regexp is required for verification in keyless mode (or pass --key)"
-        ),
-        (None, Some(_), None) => bail!(
-            "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for verification in keyless mode"
-        ),
+    let authority = match identity::expected(&args.key, &args.identity).await? {
+        Expected::Key(key) => Authority::Key(key),
+        Expected::Identity(matcher) => Authority::Keyless(matcher),
     };
     let policy = Policy {
         authority,

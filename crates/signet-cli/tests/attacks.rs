@@ -18,31 +18,13 @@ fn signed_image_verifies_by_tag_and_digest_with_cosign_output() {
     let (key, public) = keypair(d, "cosign");
     let repo = unique_repo(env, "good");
     let digest = push_image(env, "a", &repo, "v1");
-    let s = signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .ok();
+    let s = with_key(d, "sign", &key, &[&format!("{repo}:v1")]).ok();
     assert!(s.stderr.contains("WARNING: Image reference"), "{s:?}");
     assert!(
         s.stderr.contains(&format!("Pushing signature to: {repo}")),
         "{s:?}"
     );
-    let v = signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .ok();
+    let v = with_key(d, "verify", &public, &[&format!("{repo}:v1")]).ok();
     let expected_stdout = format!(
         "\n[{{\"critical\":{{\"identity\":{{\"docker-reference\":\"{repo}\"}},\"image\":{{\"docker-manifest-digest\":\"{digest}\"}},\"type\":\"cosign container image signature\"}},\"optional\":null}}]\n"
     );
@@ -53,16 +35,7 @@ fn signed_image_verifies_by_tag_and_digest_with_cosign_output() {
             "\nVerification for {repo}:v1 --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - The signatures were verified against the specified public key\n"
         )
     );
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}@{digest}"),
-        ],
-    )
-    .ok();
+    with_key(d, "verify", &public, &[&format!("{repo}@{digest}")]).ok();
     let t = signet(
         d,
         &[
@@ -86,16 +59,7 @@ fn content_changed_after_signing() {
     let (key, public) = keypair(d, "k");
     let repo = unique_repo(env, "changed");
     push_image(env, "a", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo}:v1")]).ok();
     // the image is rebuilt with other content and pushed over the signed tag
     let (mut bytes, mt) = manifest_bytes(&repo, "v1").unwrap();
     let text = String::from_utf8(bytes.clone()).unwrap().replacen(
@@ -105,16 +69,7 @@ fn content_changed_after_signing() {
     );
     bytes = text.into_bytes();
     let changed = put_manifest(&repo, "v1", &mt, &bytes);
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .fails(
+    with_key(d, "verify", &public, &[&format!("{repo}:v1")]).fails(
         10,
         &format!("no signatures found for {repo}:v1 ({changed})"),
     );
@@ -128,18 +83,9 @@ fn tag_substitution() {
     let (key, public) = keypair(d, "k");
     let repo = unique_repo(env, "subst");
     push_image(env, "a", &repo, "latest");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}:latest"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo}:latest")]).ok();
     let b = push_image(env, "b", &repo, "latest");
-    signet(d, &["verify", "--key", public.to_str().unwrap(), &repo])
+    with_key(d, "verify", &public, &[&repo])
         .fails(10, &format!("no signatures found for {repo}:latest ({b})"));
 }
 
@@ -152,28 +98,11 @@ fn signature_replayed_onto_another_image() {
     let repo = unique_repo(env, "replay");
     let a = push_image(env, "a", &repo, "a");
     let b = push_image(env, "b", &repo, "b");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo}@{a}")]).ok();
     let (sig, mt) = manifest_bytes(&repo, &format!("{}.sig", a.tag_form())).unwrap();
     put_manifest(&repo, &format!("{}.sig", b.tag_form()), &mt, &sig);
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:b"),
-        ],
-    )
-    .fails(12, &format!("payload signs {a}, not this image {b}"));
+    with_key(d, "verify", &public, &[&format!("{repo}:b")])
+        .fails(12, &format!("payload signs {a}, not this image {b}"));
 }
 
 #[test]
@@ -185,16 +114,7 @@ fn payload_rewritten_in_the_registry() {
     let repo = unique_repo(env, "rewrite");
     let a = push_image(env, "a", &repo, "a");
     let b = push_image(env, "b", &repo, "b");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo}@{a}")]).ok();
     // An attacker with push rights writes a payload naming B and keeps A's signature.
     let (sig, mt) = manifest_bytes(&repo, &format!("{}.sig", a.tag_form())).unwrap();
     let sig_a = String::from_utf8(sig).unwrap();
@@ -221,16 +141,8 @@ fn payload_rewritten_in_the_registry() {
         &mt,
         rewritten.as_bytes(),
     );
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:b"),
-        ],
-    )
-    .fails(12, "signature does not verify with the given key");
+    with_key(d, "verify", &public, &[&format!("{repo}:b")])
+        .fails(12, "signature does not verify with the given key");
 }
 
 fn fetch_first_layer(repo: &str, manifest: &str) -> Vec<u8> {
@@ -250,40 +162,13 @@ fn manifest_altered_in_transit() {
     let (key, public) = keypair(d, "k");
     let repo = unique_repo(env, "mitm");
     let a = push_image(env, "a", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo}@{a}")]).ok();
     let proxy = proxy::start(env.registry.parse().unwrap(), Tamper::ManifestByte);
     let via_proxy = repo.replacen(&env.registry, &proxy.to_string(), 1);
     // by tag: the bytes no longer match the registry's Docker-Content-Digest
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{via_proxy}:v1"),
-        ],
-    )
-    .fails(1, "digest");
+    with_key(d, "verify", &public, &[&format!("{via_proxy}:v1")]).fails(1, "digest");
     // by digest: the signature manifest's bytes no longer match what was asked for
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{via_proxy}@{a}"),
-        ],
-    )
-    .fails(1, "digest");
+    with_key(d, "verify", &public, &[&format!("{via_proxy}@{a}")]).fails(1, "digest");
 }
 
 #[test]
@@ -294,26 +179,9 @@ fn unsigned_image() {
     let (_, public) = keypair(d, "k");
     let repo = unique_repo(env, "unsigned");
     push_image(env, "b", &repo, "v1");
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .fails(10, "no signatures found");
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:missing"),
-        ],
-    )
-    .fails(11, &format!("image tag not found: {repo}:missing"));
+    with_key(d, "verify", &public, &[&format!("{repo}:v1")]).fails(10, "no signatures found");
+    with_key(d, "verify", &public, &[&format!("{repo}:missing")])
+        .fails(11, &format!("image tag not found: {repo}:missing"));
 }
 
 #[test]
@@ -325,26 +193,9 @@ fn wrong_key() {
     let (_, other) = keypair(d, "other");
     let repo = unique_repo(env, "wrongkey");
     push_image(env, "a", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .ok();
-    let r = signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            other.to_str().unwrap(),
-            &format!("{repo}:v1"),
-        ],
-    )
-    .fails(12, "signature does not verify with the given key");
+    with_key(d, "sign", &key, &[&format!("{repo}:v1")]).ok();
+    let r = with_key(d, "verify", &other, &[&format!("{repo}:v1")])
+        .fails(12, "signature does not verify with the given key");
     assert_eq!(
         r.stderr.matches("signature layer sha256:").count(),
         1,
@@ -360,31 +211,12 @@ fn failed_sign_leaves_the_signature_tag_as_it_was() {
     let (key, _) = keypair(d, "k");
     let repo = unique_repo(env, "atomic");
     let a = push_image(env, "a", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo}@{a}")]).ok();
     let sig_tag = format!("{}.sig", a.tag_form());
     let before = manifest_digest(&repo, &sig_tag).unwrap();
     let proxy = proxy::start(env.registry.parse().unwrap(), Tamper::FailManifestPut);
     let via_proxy = repo.replacen(&env.registry, &proxy.to_string(), 1);
-    let r = signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            "-a",
-            "n=2",
-            &format!("{via_proxy}@{a}"),
-        ],
-    );
+    let r = with_key(d, "sign", &key, &["-a", "n=2", &format!("{via_proxy}@{a}")]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("500"), "{r:?}");
     assert_eq!(manifest_digest(&repo, &sig_tag).unwrap(), before);
@@ -399,37 +231,20 @@ fn multiple_images_verify_concurrently_and_report_each_failure() {
     let repo = unique_repo(env, "multi");
     let a = push_image(env, "a", &repo, "a");
     push_image(env, "b", &repo, "b");
-    signet(
+    with_key(d, "sign", &key, &[&format!("{repo}@{a}")]).ok();
+    let ok = with_key(
         d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
-    let ok = signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:a"),
-            &format!("{repo}@{a}"),
-        ],
+        "verify",
+        &public,
+        &[&format!("{repo}:a"), &format!("{repo}@{a}")],
     )
     .ok();
     assert_eq!(ok.stdout.matches("\n[{").count(), 2, "{ok:?}");
-    let r = signet(
+    let r = with_key(
         d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}:a"),
-            &format!("{repo}:b"),
-        ],
+        "verify",
+        &public,
+        &[&format!("{repo}:a"), &format!("{repo}:b")],
     )
     .fails(10, "1 of 2 images failed verification");
     assert!(
@@ -446,31 +261,12 @@ fn recursive_signs_every_child_of_an_index() {
     let (key, public) = keypair(d, "k");
     let repo = unique_repo(env, "index");
     let index = push_image(env, "multi", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            "-r",
-            &format!("{repo}@{index}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &["-r", &format!("{repo}@{index}")]).ok();
     let (bytes, _) = manifest_bytes(&repo, &index.to_string()).unwrap();
     let idx: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let children = idx["manifests"].as_array().unwrap();
     assert_eq!(children.len(), 2);
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            &format!("{repo}@{index}"),
-        ],
-    )
-    .ok();
+    with_key(d, "verify", &public, &[&format!("{repo}@{index}")]).ok();
     for c in children {
         signet(
             d,
@@ -525,28 +321,16 @@ fn tls_registry_with_basic_auth() {
         ),
     )
     .unwrap();
-    signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            "--registry-cacert",
-            ca,
-            &image,
-        ],
-    )
-    .ok();
+    with_key(d, "verify", &public, &["--registry-cacert", ca, &image]).ok();
     // without the CA: a TLS error that says what to do
-    signet(d, &["verify", "--key", public.to_str().unwrap(), &image]).fails(1, "--registry-cacert");
+    with_key(d, "verify", &public, &[&image]).fails(1, "--registry-cacert");
     // wrong password
     std::fs::remove_file(d.join(".docker/config.json")).unwrap();
-    signet(
+    with_key(
         d,
+        "verify",
+        &public,
         &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
             "--registry-cacert",
             ca,
             "--registry-username",
@@ -576,28 +360,8 @@ fn registry_requests_per_verify_from_the_access_log() {
     let (key, public) = keypair(d, "k");
     let repo = unique_repo(env, "requests");
     let a = push_image(env, "a", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            "-a",
-            "team=x",
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &["-a", "team=x", &format!("{repo}@{a}")]).ok();
+    with_key(d, "sign", &key, &[&format!("{repo}@{a}")]).ok();
     let path = repo.split_once('/').unwrap().1.to_string();
     let count = |args: &[&str]| {
         let before = std::fs::read_to_string(&log)

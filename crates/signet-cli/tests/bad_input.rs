@@ -39,7 +39,7 @@ fn malformed_references() {
         "app:bad tag",
     ] {
         one_line_error(
-            signet(d, &["verify", "--key", public.to_str().unwrap(), bad]),
+            with_key(d, "verify", &public, &[bad]),
             "invalid image reference",
         );
     }
@@ -78,14 +78,8 @@ fn corrupt_truncated_and_wrong_keys() {
         signet(d, &["sign", "--key", "missing.key", &image]),
         "missing.key",
     );
-    one_line_error(
-        signet(d, &["verify", "--key", key.to_str().unwrap(), &image]),
-        "is a private key",
-    );
-    one_line_error(
-        signet(d, &["sign", "--key", public.to_str().unwrap(), &image]),
-        "k.pub",
-    );
+    one_line_error(with_key(d, "verify", &key, &[&image]), "is a private key");
+    one_line_error(with_key(d, "sign", &public, &[&image]), "k.pub");
     one_line_error(
         signet(d, &["sign", "--key", "k8s://ns/secret", &image]),
         "k8s:// scheme is not supported",
@@ -95,8 +89,7 @@ fn corrupt_truncated_and_wrong_keys() {
         "SIGNET_NO_SUCH_VAR is not set",
     );
     // nothing was signed by any of the failures above
-    signet(d, &["verify", "--key", public.to_str().unwrap(), &image])
-        .fails(10, "no signatures found");
+    with_key(d, "verify", &public, &[&image]).fails(10, "no signatures found");
 }
 
 #[test]
@@ -164,15 +157,9 @@ fn malformed_signature_manifest_and_payload() {
             signet_formats::manifest::Descriptor::of(signet_formats::MediaType::OCI_MANIFEST, junk),
         )
         .unwrap();
-    one_line_error(
-        signet(d, &["verify", "--key", public.to_str().unwrap(), &image]),
-        "malformed",
-    );
+    one_line_error(with_key(d, "verify", &public, &[&image]), "malformed");
     // signing over a malformed .sig fails without replacing it
-    one_line_error(
-        signet(d, &["sign", "--key", key.to_str().unwrap(), &image]),
-        "malformed",
-    );
+    one_line_error(with_key(d, "sign", &key, &[&image]), "malformed");
     assert_eq!(
         layout
             .resolve_tag(&format!("{}.sig", digest.tag_form()))

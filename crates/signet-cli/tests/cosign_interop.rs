@@ -23,18 +23,7 @@ fn cosign_verifies_what_signet_signed_and_prints_the_same() {
     let (key, public) = keypair(d, "signet");
     let repo = unique_repo(env, "c-verifies");
     let a = push_image(env, "a", &repo, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            "-a",
-            "env=prod",
-            &format!("{repo}:v1"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &["-a", "env=prod", &format!("{repo}:v1")]).ok();
     let image = format!("{repo}@{a}");
     let c = cosign(
         &cosign_bin,
@@ -50,17 +39,11 @@ fn cosign_verifies_what_signet_signed_and_prints_the_same() {
         ],
     )
     .ok();
-    let s = signet(
+    let s = with_key(
         d,
-        &[
-            "verify",
-            "--key",
-            public.to_str().unwrap(),
-            "--insecure-ignore-tlog",
-            "-a",
-            "env=prod",
-            &image,
-        ],
+        "verify",
+        &public,
+        &["--insecure-ignore-tlog", "-a", "env=prod", &image],
     )
     .ok();
     assert_eq!(s.stdout, c.stdout, "stdout differs from cosign's");
@@ -144,15 +127,7 @@ fn signet_verifies_what_cosign_signed() {
             &format!("{repo}@{a}"),
         ],
     );
-    let ss = signet(
-        d,
-        &[
-            "verify",
-            "--key",
-            other.to_str().unwrap(),
-            &format!("{repo}@{a}"),
-        ],
-    );
+    let ss = with_key(d, "verify", &other, &[&format!("{repo}@{a}")]);
     assert_eq!((cs.code, ss.code), (12, 12), "{cs:?}\n{ss:?}");
 }
 
@@ -229,7 +204,7 @@ fn both_tools_append_to_the_same_signature_manifest() {
     let repo = unique_repo(env, "append");
     let a = push_image(env, "a", &repo, "v1");
     let image = format!("{repo}@{a}");
-    signet(d, &["sign", "--key", s1.to_str().unwrap(), &image]).ok();
+    with_key(d, "sign", &s1, &[&image]).ok();
     cosign(
         &cosign_bin,
         d,
@@ -243,7 +218,7 @@ fn both_tools_append_to_the_same_signature_manifest() {
         ],
     )
     .ok();
-    signet(d, &["sign", "--key", s2.to_str().unwrap(), &image]).ok();
+    with_key(d, "sign", &s2, &[&image]).ok();
     let m = sig_manifest(&repo, &a);
     let layers = m["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 3, "{m}");
@@ -311,16 +286,7 @@ fn signature_manifest_is_byte_identical_to_cosigns_for_one_signature() {
     // signet in its own repository: same payload except the repository name
     let repo_s = unique_repo(env, "bytes-s");
     push_image(env, "a", &repo_s, "v1");
-    signet(
-        d,
-        &[
-            "sign",
-            "--key",
-            key.to_str().unwrap(),
-            &format!("{repo_s}@{a}"),
-        ],
-    )
-    .ok();
+    with_key(d, "sign", &key, &[&format!("{repo_s}@{a}")]).ok();
     let (signet_bytes, _) = manifest_bytes(&repo_s, &format!("{}.sig", a.tag_form())).unwrap();
     // Only the payload digest/size and the (randomised) ECDSA signature may differ.
     let normalise = |b: &[u8]| {

@@ -116,7 +116,7 @@ fn public_key_from_a_url() {
     let (key, public) = keypair(d, "k");
     build_layout_image(&d.join("img"), "latest", "x");
     let image = format!("oci:{}", d.join("img").display());
-    signet(d, &["sign", "--key", key.to_str().unwrap(), &image]).ok();
+    with_key(d, "sign", &key, &[&image]).ok();
     let pem = std::fs::read(&public).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -203,7 +203,7 @@ fn keyless_flags_on_a_key_signed_image_exit_13() {
     let (key, _) = keypair(d, "k");
     build_layout_image(&d.join("img"), "latest", "x");
     let image = format!("oci:{}", d.join("img").display());
-    signet(d, &["sign", "--key", key.to_str().unwrap(), &image]).ok();
+    with_key(d, "sign", &key, &[&image]).ok();
     signet(
         d,
         &[

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{build_layout_image, keypair, signet};
+use support::{build_layout_image, keypair, signet, with_key};
 
 #[test]
 fn sign_verify_and_tamper_in_an_oci_layout() {
@@ -70,8 +70,7 @@ fn sign_verify_and_tamper_in_an_oci_layout() {
 
     // wrong key
     let (_, other_pub) = keypair(d, "other");
-    signet(d, &["verify", "--key", other_pub.to_str().unwrap(), &image])
-        .fails(12, "does not verify with the given key");
+    with_key(d, "verify", &other_pub, &[&image]).fails(12, "does not verify with the given key");
 
     // signing again with the same key and payload is idempotent (cosign's dedupe)
     let again = signet(d, &["sign", "--key", key, "-a", "team=platform", &image]).ok();
@@ -136,7 +135,7 @@ fn triangulate_and_tree_on_a_layout() {
             .contains("No Supply Chain Security Related Artifacts"),
         "{empty:?}"
     );
-    signet(d, &["sign", "--key", key.to_str().unwrap(), &image]).ok();
+    with_key(d, "sign", &key, &[&image]).ok();
     let tree = signet(d, &["tree", &image]).ok();
     assert!(
         tree.stdout.contains("🔐 Signatures for an image tag"),

@@ -51,12 +51,7 @@ pub enum Authority {
     /// A keyless signature for this identity (certificate verification is not
     /// implemented yet: signatures without a certificate are reported as such, and
     /// signatures with one are rejected as unsupported).
-    Keyless {
-        /// `--certificate-identity` or its regexp.
-        identity: String,
-        /// `--certificate-oidc-issuer` or its regexp.
-        issuer: String,
-    },
+    Keyless(signet_x509::IdentityMatcher),
 }
 
 /// Whether the payload's claims are checked (cosign `--check-claims`).
@@ -211,7 +206,7 @@ pub fn verify_signature(
     let annotations = layer.annotations.as_ref();
     let key = match &policy.authority {
         Authority::Key(k) => k,
-        Authority::Keyless { .. } => {
+        Authority::Keyless(_) => {
             let has_cert = annotations
                 .is_some_and(|a| a.get(CERTIFICATE_ANNOTATION).is_some_and(|c| !c.is_empty()));
             return Err(if has_cert {

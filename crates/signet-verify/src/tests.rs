@@ -214,10 +214,7 @@ fn keyless_without_certificate_is_exit_13_material() {
     let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let img = Digest::sha256_of(b"A");
     let p = Policy {
-        authority: Authority::Keyless {
-            identity: "a@b".into(),
-            issuer: "https://x".into(),
-        },
+        authority: Authority::Keyless(signet_x509::IdentityMatcher::exact("a@b", "https://x")),
         annotations: BTreeMap::new(),
         claims: ClaimCheck::Enforce,
     };

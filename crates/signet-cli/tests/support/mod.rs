@@ -361,3 +361,10 @@ pub fn build_layout_image(dir: &Path, tag: &str, content: &str) -> Digest {
         .unwrap();
     digest
 }
+
+/// Runs `signet <command> --key <key> <rest>...`.
+pub fn with_key(dir: &Path, command: &str, key: &Path, rest: &[&str]) -> Run {
+    let mut args = vec![command, "--key", key.to_str().expect("utf-8 key path")];
+    args.extend_from_slice(rest);
+    signet(dir, &args)
+}
