@@ -1,5 +1,6 @@
 //! `signet verify-blob`: verify a Sigstore bundle for a file (or its `sha256:` digest)
 //! offline, against the embedded public-good root, `--staging`, or `--trusted-root`.
+//! `signet sign-blob`: sign a file with a key into a v0.3 bundle.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use signet_formats::Digest;
 use signet_formats::sigstore::{Bundle, TrustedRoot, trust};
 use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
 
-use crate::cli::VerifyBlobArgs;
+use crate::cli::{SignBlobArgs, VerifyBlobArgs};
 use crate::identity::{self, Expected};
 
 /// Most bytes read from a bundle or trusted-root file.
@@ -38,9 +39,25 @@ pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
         None if args.staging => trust::staging_trusted_root(),
         None => trust::production_trusted_root(),
     };
-    let verifier = BundleVerifier::new(&root)?;
+    let mut verifier = BundleVerifier::new(&root)?;
     let bundle = Bundle::parse(&read_limited(&args.bundle, "bundle")?)
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
+    if matches!(policy, Policy::Key(_)) {
+        if args.insecure_ignore_tlog {
+            verifier = verifier.allow_key_signatures_without_time();
+        } else if bundle.verification_material.tlog_entries.is_empty()
+            && bundle
+                .verification_material
+                .timestamp_verification_data
+                .rfc3161_timestamps
+                .is_empty()
+        {
+            bail!(
+                "bundle {} has no transparency-log entry or timestamp; if it was signed with this key without a log (sign-blob --tlog-upload=false), pass --insecure-ignore-tlog",
+                args.bundle.display()
+            );
+        }
+    }
     // `sha256:<hex>` names the artifact by digest, unless a file of that name exists.
     let bytes;
     let artifact = match args.artifact.parse::<Digest>() {
@@ -56,4 +73,51 @@ pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
     eprintln!("Verified OK");
     Ok(())
+}
+
+/// Most bytes `sign-blob` reads into memory.
+const MAX_BLOB_BYTES: u64 = 1024 * 1024 * 1024;
+
+pub(crate) async fn sign(args: SignBlobArgs) -> Result<()> {
+    if !args.new_bundle_format {
+        bail!("signet sign-blob writes only the bundle format; drop --new-bundle-format=false");
+    }
+    let artifact = read_artifact(&args.artifact)?;
+    let key = crate::keys::load_private_key(&args.key).await?;
+    if args.tlog_upload {
+        eprintln!(
+            "Note: no transparency log is configured for key-based signing; the bundle has no tlog entry (verify it with --key and --insecure-ignore-tlog)"
+        );
+    }
+    let bundle = signet_sign::bundle::sign_message(&key, &artifact)?;
+    let json = bundle.to_json_v03().context("encoding the bundle")?;
+    crate::keys::write_file(&args.bundle, json.as_bytes(), 0o644)?;
+    if let Some(path) = &args.output_signature {
+        let signature = match &bundle.content {
+            signet_formats::sigstore::BundleContent::MessageSignature(m) => &m.signature,
+            signet_formats::sigstore::BundleContent::DsseEnvelope(_) => {
+                bail!("internal error: a blob bundle holds a DSSE envelope")
+            }
+        };
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(signature);
+        crate::keys::write_file(path, b64.as_bytes(), 0o644)?;
+    }
+    eprintln!("Wrote bundle to file {}", args.bundle.display());
+    Ok(())
+}
+
+fn read_artifact(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    if meta.len() > MAX_BLOB_BYTES {
+        bail!(
+            "{} is {} bytes, over the {MAX_BLOB_BYTES}-byte limit for sign-blob",
+            path.display(),
+            meta.len()
+        );
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }

@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Tree(TreeArgs),
     /// Verify a Sigstore bundle (v0.1–v0.3) for a file or `sha256:<hex>`, offline.
     VerifyBlob(VerifyBlobArgs),
+    /// Sign a file with a key and write a Sigstore bundle (v0.3).
+    SignBlob(SignBlobArgs),
 }
 
 /// Key algorithms `generate-key-pair` offers.
@@ -255,8 +257,36 @@ pub(crate) struct VerifyBlobArgs {
     /// Use the embedded public-good staging root.
     #[arg(long, conflicts_with = "trusted_root")]
     pub(crate) staging: bool,
+    /// With `--key`: accept a bundle that has no transparency-log entry or timestamp.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::value_parser!(bool))]
+    pub(crate) insecure_ignore_tlog: bool,
     /// The artifact: a file, or `sha256:<hex>`.
     pub(crate) artifact: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SignBlobArgs {
+    /// The private key: a path or env://VAR.
+    #[arg(long)]
+    pub(crate) key: String,
+    /// Write the Sigstore bundle (v0.3 JSON) here.
+    #[arg(long)]
+    pub(crate) bundle: PathBuf,
+    /// Also write the raw signature, base64-encoded, here (cosign `--output-signature`).
+    #[arg(long)]
+    pub(crate) output_signature: Option<PathBuf>,
+    /// Write the bundle format (accepted for cosign compatibility; signet always does).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) new_bundle_format: bool,
+    /// Upload to the transparency log (accepted; key-based signing uses no log yet).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) tlog_upload: bool,
+    /// Skip confirmation prompts (accepted for cosign compatibility; the bundle is
+    /// overwritten, as cosign does).
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+    /// The file to sign.
+    pub(crate) artifact: PathBuf,
 }
 
 #[cfg(test)]

@@ -70,5 +70,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Triangulate(a) => inspect::triangulate(a).await,
         Command::Tree(a) => inspect::tree(a).await,
         Command::VerifyBlob(a) => blob::run(a).await,
+        Command::SignBlob(a) => blob::sign(a).await,
     }
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+use signet_crypto::Signer as _;
 
 /// How a bundle whose RFC 3161 timestamp does not verify is rejected.
 const RFC3161_MESSAGE: &str = "RFC 3161 timestamp 0 does not verify";
@@ -306,19 +307,128 @@ fn embedded_production_root_is_the_default() {
     );
 }
 
+fn conformance(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_signet-conformance"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run signet-conformance")
+}
+
 #[test]
-fn sign_bundle_is_not_implemented() {
-    let out = Command::new(env!("CARGO_BIN_EXE_signet-conformance"))
-        .args([
+fn keyless_sign_bundle_explains_that_it_needs_a_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("file"), b"x").expect("write");
+    let out = conformance(
+        dir.path(),
+        &[
             "sign-bundle",
             "--identity-token",
             "t",
             "--bundle",
             "out.json",
             "file",
-        ])
-        .output()
-        .expect("run");
+        ],
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a Fulcio CA"));
+    assert!(!dir.path().join("out.json").exists());
+}
+
+#[test]
+fn key_sign_bundle_round_trips_through_verify_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let key =
+        signet_crypto::PrivateKey::generate(signet_crypto::KeyAlgorithm::EcdsaP256).expect("key");
+    let pem = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key.to_pkcs8_der().as_slice());
+        format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
+    };
+    std::fs::write(d.join("key.pem"), pem).expect("write");
+    std::fs::write(d.join("key.pub"), key.public_key().to_pem()).expect("write");
+    std::fs::write(d.join("a.txt"), b"artifact").expect("write");
+    let image = signet_formats::Digest::sha256_of(b"artifact");
+    let statement = signet_formats::sigstore::cosign_sign_statement(&image, &Default::default());
+    std::fs::write(d.join("stmt.json"), &statement).expect("write");
+
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(conformance(
+        d,
+        &[
+            "sign-bundle",
+            "--key",
+            "key.pem",
+            "--bundle",
+            "m.json",
+            "a.txt",
+        ],
+    ));
+    ok(conformance(
+        d,
+        &[
+            "sign-bundle",
+            "--in-toto",
+            "--key",
+            "key.pem",
+            "--bundle",
+            "s.json",
+            "stmt.json",
+        ],
+    ));
+    let digest = image.to_string();
+    for (bundle, artifact) in [
+        ("m.json", "a.txt"),
+        ("m.json", digest.as_str()),
+        ("s.json", "a.txt"),
+    ] {
+        ok(conformance(
+            d,
+            &[
+                "verify-bundle",
+                "--bundle",
+                bundle,
+                "--key",
+                "key.pub",
+                "--insecure-ignore-tlog",
+                artifact,
+            ],
+        ));
+        // Without the opt-in, a bundle with no log entry is refused.
+        let out = conformance(
+            d,
+            &[
+                "verify-bundle",
+                "--bundle",
+                bundle,
+                "--key",
+                "key.pub",
+                artifact,
+            ],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no transparency log entries"));
+    }
+    // --in-toto refuses a file that is not a statement, and writes nothing.
+    let out = conformance(
+        d,
+        &[
+            "sign-bundle",
+            "--in-toto",
+            "--key",
+            "key.pem",
+            "--bundle",
+            "x.json",
+            "a.txt",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(!d.join("x.json").exists());
 }

@@ -8,6 +8,8 @@
 
 #![deny(missing_docs)]
 
+pub mod bundle;
+
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -80,6 +82,11 @@ pub enum SignError {
         "the new signature does not verify with the signer's public key ({0}); nothing was written"
     )]
     SelfCheck(Rejection),
+    /// A bundle signature we just made does not verify with the signer's public key.
+    #[error(
+        "the new signature does not verify with the signer's public key ({0}); nothing was written"
+    )]
+    SelfCheckSignature(signet_crypto::SignatureError),
     /// The image manifest does not parse (needed for `--recursive`).
     #[error("image manifest {digest} is malformed: {error}")]
     MalformedImage {

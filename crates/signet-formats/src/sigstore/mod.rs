@@ -48,7 +48,8 @@ pub use bundle::{
     VerificationMaterial, X509Certificate,
 };
 pub use dsse::{
-    DSSE_IN_TOTO_PAYLOAD_TYPE, Envelope, Signature, Statement, StatementType, Subject, pae,
+    COSIGN_SIGN_PREDICATE_TYPE, DSSE_IN_TOTO_PAYLOAD_TYPE, Envelope, Signature, Statement,
+    StatementType, Subject, cosign_sign_statement, pae,
 };
 pub use signing_config::{
     SIGNING_CONFIG_V02_MEDIA_TYPE, Service, ServiceConfiguration, ServiceSelector, SigningConfig,

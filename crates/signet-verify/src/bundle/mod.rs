@@ -122,6 +122,9 @@ pub(crate) struct TrustedLog {
 /// Verifies bundles against one trusted root.
 #[derive(Clone, Debug)]
 pub struct BundleVerifier {
+    /// Key-policy bundles may verify with no observed time (cosign
+    /// `--insecure-ignore-tlog` with `--key`).
+    untimed_keys: bool,
     authorities: Vec<CertificateAuthority>,
     timestamp_authorities: Vec<TimestampAuthority>,
     tlogs: HashMap<Vec<u8>, TrustedLog>,
@@ -220,6 +223,7 @@ impl BundleVerifier {
             });
         }
         Ok(BundleVerifier {
+            untimed_keys: false,
             authorities,
             timestamp_authorities,
             tlogs,
@@ -233,6 +237,16 @@ impl BundleVerifier {
     /// Any [`TrustedRootError`] (none is expected for the embedded root).
     pub fn production() -> Result<Self, TrustedRootError> {
         Self::new(&sigstore::trust::production_trusted_root())
+    }
+
+    /// Lets bundles checked under [`Policy::Key`] verify without any observed time (no
+    /// verified tlog entry or timestamp), as `cosign verify --key --insecure-ignore-tlog`
+    /// does. Evidence the bundle does carry is still verified in full. Certificate
+    /// policies always need a verified time.
+    #[must_use]
+    pub fn allow_key_signatures_without_time(mut self) -> Self {
+        self.untimed_keys = true;
+        self
     }
 
     /// Verifies `bundle` for `artifact` under `policy`, with the system clock as "now".
@@ -306,7 +320,12 @@ impl BundleVerifier {
         };
 
         // (a) transparency log entries.
-        let entries = tlog::verify_entries(self, bundle, &signer, &artifact_sha256, now)?;
+        let untimed_key = self.untimed_keys && matches!(policy, Policy::Key(_));
+        let entries = if untimed_key && vm.tlog_entries.is_empty() {
+            Vec::new()
+        } else {
+            tlog::verify_entries(self, bundle, &signer, &artifact_sha256, now)?
+        };
 
         // Establish the observed times: the integrated time of each entry whose signed
         // entry timestamp verified, and the genTime of each RFC 3161 timestamp. Every
@@ -331,7 +350,7 @@ impl BundleVerifier {
                 .map_err(|source| BundleError::Timestamp { index, source })?;
             observed_times.push(UnixTime(verified.gen_time.0));
         }
-        if observed_times.is_empty() {
+        if observed_times.is_empty() && !untimed_key {
             return Err(BundleError::NoObservedTime);
         }
 
