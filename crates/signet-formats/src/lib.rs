@@ -92,23 +92,85 @@ pub mod fuzzing {
         let _ = crate::cosign::SimpleSigning::parse(data);
     }
 
-    /// Parses `data` as a Sigstore bundle; a bundle that parses must write as v0.3 and
-    /// parse back to the same value (v0.3-shaped bundles only).
+    /// Errors are printed on one line (bad input gets a one-line message).
+    fn assert_one_line<T>(result: &Result<T, crate::sigstore::SigstoreFormatError>) {
+        if let Err(e) = result {
+            let message = e.to_string();
+            assert!(
+                !message.contains(['\n', '\r']),
+                "multi-line error: {message:?}"
+            );
+        }
+    }
+
+    /// Parses `data` as a Sigstore bundle. A bundle that parses must write as v0.3
+    /// (always, for a v0.3 bundle; when it has v0.3's shape, for older ones) and parse
+    /// back to the same value, and write the same bytes again.
     pub fn fuzz_bundle(data: &[u8]) {
         use crate::sigstore::{Bundle, BundleVersion};
-        if let Ok(b) = Bundle::parse(data)
-            && b.version == BundleVersion::V0_3
-        {
-            let json = b
-                .to_json_v03()
-                .expect("a parsed v0.3 bundle writes as v0.3");
-            let again = Bundle::parse(json.as_bytes()).expect("a written bundle parses");
-            assert_eq!(again, b);
-        }
+        let parsed = Bundle::parse(data);
+        assert_one_line(&parsed);
+        let Ok(b) = parsed else { return };
+        let json = match b.to_json_v03() {
+            Ok(json) => json,
+            Err(e) => {
+                assert_ne!(
+                    b.version,
+                    BundleVersion::V0_3,
+                    "a parsed v0.3 bundle must write: {e}"
+                );
+                return;
+            }
+        };
+        let again = Bundle::parse(json.as_bytes()).expect("a written bundle parses");
+        assert_eq!(
+            again,
+            Bundle {
+                version: BundleVersion::V0_3,
+                ..b
+            }
+        );
+        assert_eq!(again.to_json_v03().as_deref(), Ok(json.as_str()));
     }
 
     /// Parses `data` as a trusted root.
     pub fn fuzz_trusted_root(data: &[u8]) {
-        let _ = crate::sigstore::TrustedRoot::parse(data);
+        let root = crate::sigstore::TrustedRoot::parse(data);
+        assert_one_line(&root);
+        if let Ok(root) = root {
+            for log in root.tlogs.iter().chain(&root.ctlogs) {
+                let _ = (
+                    root.tlog_by_id(&log.log_id.key_id),
+                    root.ctlog_by_id(&log.log_id.key_id),
+                );
+                let _ = (
+                    log.hash_algorithm.as_str(),
+                    log.public_key.key_details.as_str(),
+                );
+            }
+        }
+    }
+
+    /// Parses `data` as a signing config.
+    pub fn fuzz_signing_config(data: &[u8]) {
+        assert_one_line(&crate::sigstore::SigningConfig::parse(data));
+    }
+
+    /// Parses `data` as a standalone DSSE envelope and, if it parses, its payload as an
+    /// in-toto statement; and parses `data` itself as a statement.
+    pub fn fuzz_dsse(data: &[u8]) {
+        use crate::sigstore::{Envelope, Statement};
+        let envelope = Envelope::parse(data);
+        assert_one_line(&envelope);
+        if let Ok(envelope) = envelope {
+            let pae = envelope.pae();
+            assert!(pae.starts_with(b"DSSEv1 ") && pae.ends_with(&envelope.payload));
+            let statement = envelope.statement();
+            assert_one_line(&statement);
+            if let Ok(statement) = statement {
+                let _ = statement.find_subject(&crate::Digest::sha256_of(data));
+            }
+        }
+        assert_one_line(&Statement::parse(data));
     }
 }

@@ -8,6 +8,11 @@ use signet_formats::sigstore::{
     TrustedRoot, UnixTime,
 };
 
+/// 32 bytes of 0, 1 and 2: Merkle hashes are SHA-256 values.
+const ROOT_HASH: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const HASH_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const HASH_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
 /// A minimal valid v0.3 bundle as JSON.
 fn v03() -> Value {
     json!({
@@ -21,8 +26,8 @@ fn v03() -> Value {
                 "integratedTime": "1700000000",
                 "inclusionPromise": {"signedEntryTimestamp": "BAU="},
                 "inclusionProof": {
-                    "logIndex": "3", "rootHash": "AAAA", "treeSize": "9",
-                    "hashes": ["AQ==", "Ag=="], "checkpoint": {"envelope": "origin\n9\nAAAA\n"}
+                    "logIndex": "3", "rootHash": ROOT_HASH, "treeSize": "9",
+                    "hashes": [HASH_1, HASH_2], "checkpoint": {"envelope": "origin\n9\nAAAA\n"}
                 },
                 "canonicalizedBody": "e30="
             }]
@@ -51,7 +56,7 @@ fn minimal_v03_parses() {
     assert_eq!(e.integrated_time, UnixTime(1_700_000_000));
     assert_eq!(
         e.inclusion_proof.as_ref().unwrap().hashes,
-        vec![vec![1], vec![2]]
+        vec![vec![1; 32], vec![2; 32]]
     );
     let BundleContent::MessageSignature(ms) = &b.content else {
         panic!()
@@ -74,7 +79,7 @@ fn protojson_leniency() {
             "tlog_entries": [{
                 "log_id": {"key_id": "AAEC"},
                 "kind_version": {"kind": "dsse", "version": "0.0.1"},
-                "inclusion_proof": {"tree_size": 1, "checkpoint": {"envelope": "c"}},
+                "inclusion_proof": {"tree_size": 1, "root_hash": ROOT_HASH, "checkpoint": {"envelope": "c"}},
                 "canonicalized_body": "e30"
             }]
         },
@@ -335,7 +340,7 @@ fn writer_always_writes_zero_values() {
             "tlogEntries": [{
                 "logId": {"keyId": "AAEC"},
                 "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
-                "inclusionProof": {"checkpoint": {"envelope": "c"}},
+                "inclusionProof": {"rootHash": ROOT_HASH, "checkpoint": {"envelope": "c"}},
                 "canonicalizedBody": "e30="
             }]
         },
@@ -348,7 +353,7 @@ fn writer_always_writes_zero_values() {
     assert_eq!(e["integratedTime"], "0");
     assert_eq!(e["inclusionProof"]["logIndex"], "0");
     assert_eq!(e["inclusionProof"]["treeSize"], "0");
-    assert_eq!(e["inclusionProof"]["rootHash"], "");
+    assert_eq!(e["inclusionProof"]["rootHash"], ROOT_HASH);
     assert_eq!(e["inclusionProof"]["hashes"], json!([]));
     assert!(e.get("inclusionPromise").is_none());
     assert_eq!(

@@ -38,9 +38,9 @@ fn entry() -> impl Strategy<Value = TransparencyLogEntry> {
         proptest::option::of(bytes(0, 72)),
         (
             0..=i64::MAX as u64,
-            bytes(0, 33),
+            bytes(32, 33),
             0..=i64::MAX as u64,
-            vec(bytes(0, 33), 0..4),
+            vec(bytes(32, 33), 0..4),
             "\\PC{1,80}",
         ),
         bytes(1, 64),

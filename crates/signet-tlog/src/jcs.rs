@@ -268,7 +268,41 @@ mod tests {
         })
     }
 
+    /// JSON text for `v` that is as far from canonical as serde allows: pretty-printed,
+    /// and with every non-ASCII character written as a `\uXXXX` escape (UTF-16
+    /// surrogate pairs above U+FFFF). Non-ASCII only occurs inside strings, so the
+    /// result is still JSON for the same value.
+    fn uncanonical_text(v: &Value) -> String {
+        let pretty = serde_json::to_string_pretty(v).expect("a Value serializes");
+        let mut out = String::with_capacity(pretty.len());
+        for c in pretty.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04X}");
+                }
+            }
+        }
+        out
+    }
+
     proptest! {
+        /// Parse -> canonicalize -> parse gives the value back, from JSON text that is
+        /// not canonical, and canonicalizing the canonical text changes nothing.
+        #[test]
+        fn uncanonical_text_round_trips(v in arb_json()) {
+            let text = uncanonical_text(&v);
+            let parsed: Value = serde_json::from_str(&text).expect("escaped text is JSON");
+            prop_assert_eq!(&parsed, &v);
+            let c = canonicalize_json(text.as_bytes()).expect("integers only");
+            prop_assert_eq!(&c, &canonicalize(&v).expect("integers only"));
+            let reparsed: Value = serde_json::from_str(&c).expect("canonical output is JSON");
+            prop_assert_eq!(&reparsed, &v);
+            prop_assert_eq!(canonicalize_json(c.as_bytes()).expect("canonical"), c);
+        }
+
         #[test]
         fn canonical_form_is_a_fixed_point(v in arb_json()) {
             let c = canonicalize(&v).expect("integers only");

@@ -1,9 +1,16 @@
 //! Random and mutated bytes never panic the parsers (stable-toolchain stand-in for
-//! cargo-fuzz; the same entry points live in `signet_tlog::fuzzing`).
+//! cargo-fuzz; the same entry points live in `signet_tlog::fuzzing`), and every seed of
+//! the cargo-fuzz corpora `fuzz/corpus/checkpoint/` and `fuzz/corpus/rekor_entry/` is
+//! replayed through them and mutated.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 
 use proptest::prelude::*;
+use signet_tlog::checkpoint::{Checkpoint, Note};
+use signet_tlog::entry::EntryBody;
 use signet_tlog::fuzzing::{fuzz_checkpoint, fuzz_entry, fuzz_jcs};
 
 const NOTE: &str = "log.example\n736\nrs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI=\n\n\u{2014} log.example 8w1amdbj1mjNN674dHAkD92+QZoEgBC7o0mXYSTRluDjQrOPjrps3zQB9ut+ShLepyZPsWBDi5IB3yXyjgjQT6OG9A8=\n";
@@ -41,4 +48,108 @@ fn seeds_are_accepted() {
     fuzz_checkpoint(NOTE.as_bytes());
     fuzz_entry(ENTRY.as_bytes());
     fuzz_jcs(ENTRY.as_bytes());
+}
+
+/// Every file of `fuzz/corpus/<target>/`, by name; the directory must not be empty.
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} has no seeds", dir.display());
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Runs `entry` on every seed of `target`, naming each seed that panics.
+fn replay(target: &str, entry: fn(&[u8])) -> Vec<(String, Vec<u8>)> {
+    let seeds = corpus(target);
+    let panicked: Vec<&str> = seeds
+        .iter()
+        .filter(|(_, data)| catch_unwind(AssertUnwindSafe(|| entry(data))).is_err())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        panicked.is_empty(),
+        "{target} seeds that panic: {panicked:?}"
+    );
+    seeds
+}
+
+/// Conformance `_fail` cases and hand-mutated seeds may be invalid; the others must
+/// parse, or the corpus drifts away from the parser unnoticed.
+fn valid(name: &str) -> bool {
+    !name.starts_with("mutated-") && !name.contains("_fail")
+}
+
+#[test]
+fn checkpoint_corpus_replays() {
+    for (name, data) in replay("checkpoint", fuzz_checkpoint) {
+        if valid(&name) {
+            let note = Note::parse(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            Checkpoint::parse_body(note.text()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn rekor_entry_corpus_replays() {
+    for (name, data) in replay("rekor_entry", fuzz_entry) {
+        fuzz_jcs(&data);
+        if valid(&name) {
+            EntryBody::parse(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    corpus(target).into_iter().map(|(_, data)| data).collect()
+}
+
+/// Overwrites, deletes or inserts bytes of `seed`.
+fn edit(seed: &[u8], edits: &[(prop::sample::Index, u8, u8)]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for (i, op, v) in edits {
+        let at = i.index(b.len() + 1);
+        match op % 3 {
+            0 if at < b.len() => b[at] = *v,
+            1 if at < b.len() => {
+                b.remove(at);
+            }
+            _ => b.insert(at, *v),
+        }
+    }
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn corpus_checkpoints_mutated(
+        seed in prop::sample::select(seeds("checkpoint")),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), prop::sample::select(b"\n \x00-+/=0123456789abcdef\xe2\x80\x94".to_vec())), 1..6),
+    ) {
+        fuzz_checkpoint(&edit(&seed, &edits));
+    }
+
+    #[test]
+    fn corpus_entries_mutated(
+        seed in prop::sample::select(seeds("rekor_entry")),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<u8>()), 1..6),
+    ) {
+        let data = edit(&seed, &edits);
+        fuzz_entry(&data);
+        fuzz_jcs(&data);
+    }
 }

@@ -53,26 +53,92 @@ pub use time::{TimeRange, UnixTime};
 /// Entry points for fuzzers and property tests: they must never panic.
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::Certificate;
+    use crate::timestamp::{TimestampAuthority, parse_timestamp_response, verify_timestamp};
+    use crate::{Certificate, IdentityMatcher, TimeRange, UnixTime};
 
-    /// Parses `data` as a certificate and, if it parses, exercises every accessor
-    /// and the SCT parser and precertificate rebuild.
-    pub fn fuzz_certificate(data: &[u8]) {
-        if let Ok(cert) = Certificate::from_der(data) {
-            let _ = cert.subject_alternative_names();
-            let _ = cert.fulcio_extensions();
-            let _ = cert.public_key();
-            let _ = (
-                cert.not_before(),
-                cert.not_after(),
-                cert.is_ca(),
-                cert.subject(),
+    /// Errors are printed on one line (they end up in one-line verification verdicts).
+    fn assert_one_line<T, E: std::fmt::Display>(result: &Result<T, E>) {
+        if let Err(e) = result {
+            let message = e.to_string();
+            assert!(
+                !message.contains(['\n', '\r']),
+                "multi-line error: {message:?}"
             );
-            let _ = crate::parse_embedded_scts(&cert);
-            let _ = crate::sct::precertificate_tbs(cert.der());
         }
-        let _ = Certificate::parse_pem_chain(data);
-        let _ = crate::sct::parse_sct_list_extension(data);
+    }
+
+    /// Every accessor of a parsed certificate, its SCTs and its precertificate.
+    fn exercise(cert: &Certificate) {
+        for san in cert.subject_alternative_names() {
+            let _ = (san.value(), san.to_string());
+        }
+        let _ = cert.fulcio_extensions();
+        assert_one_line(&cert.public_key());
+        let _ = (cert.spki_der(), cert.der());
+        let _ = (
+            cert.not_before(),
+            cert.not_after(),
+            cert.is_valid_at(cert.not_before()),
+            cert.is_ca(),
+            cert.has_code_signing_eku(),
+            cert.subject(),
+            cert.issuer(),
+        );
+        let scts = crate::parse_embedded_scts(cert);
+        assert_one_line(&scts);
+        for sct in scts.iter().flatten() {
+            let _ = sct.time();
+        }
+        let _ = crate::sct::precertificate_tbs(cert.der());
+        assert_one_line(&IdentityMatcher::exact("", "").verify(cert));
+    }
+
+    /// Parses `data` as a DER certificate (exercising every accessor, the embedded
+    /// SCT list and the precertificate rebuild), as a PEM chain, as an SCT list
+    /// extension value and as a certificate for the precertificate rebuild.
+    pub fn fuzz_certificate(data: &[u8]) {
+        let cert = Certificate::from_der(data);
+        assert_one_line(&cert);
+        if let Ok(cert) = cert {
+            exercise(&cert);
+        }
+        let chain = Certificate::parse_pem_chain(data);
+        assert_one_line(&chain);
+        if let Ok(chain) = chain {
+            chain.iter().for_each(exercise);
+        }
+        assert_one_line(&crate::sct::parse_sct_list_extension(data));
         let _ = crate::sct::precertificate_tbs(data);
+    }
+
+    /// Parses `data` as an RFC 3161 `TimeStampResp` or `TimeStampToken` and, if it
+    /// parses, verifies it over `data` with no authority and with an authority made of
+    /// its own embedded certificates (which reaches the CMS signature check).
+    pub fn fuzz_timestamp(data: &[u8]) {
+        let ts = parse_timestamp_response(data);
+        assert_one_line(&ts);
+        let Ok(ts) = ts else {
+            return;
+        };
+        let _ = (
+            ts.gen_time(),
+            ts.imprint_algorithm(),
+            ts.imprint(),
+            ts.tst_info_der(),
+        );
+        let _ = ts.imprint_algorithm().digest(data);
+        ts.certificates().iter().for_each(exercise);
+        assert_one_line(&verify_timestamp(&ts, data, &[]));
+        if let Ok(authority) = TimestampAuthority::new(
+            ts.certificates().to_vec(),
+            TimeRange::starting_at(UnixTime(0)),
+        ) {
+            let _ = (
+                authority.leaf(),
+                authority.intermediates(),
+                authority.root(),
+            );
+            assert_one_line(&verify_timestamp(&ts, data, &[authority]));
+        }
     }
 }

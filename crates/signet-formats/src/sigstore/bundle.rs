@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::dsse::{Envelope, WireEnvelope};
 use super::protojson::{
-    WireEnum, WireInt, decode_bytes, decode_opt_bytes, encode_bytes, enum_name, enum_value,
-    non_negative,
+    WireEnum, WireInt, check_hash_length, decode_bytes, decode_opt_bytes, encode_bytes, enum_name,
+    enum_value, non_negative,
 };
 use super::time::UnixTime;
 use super::{Document, SigstoreFormatError};
@@ -164,11 +164,11 @@ pub struct Checkpoint {
 pub struct InclusionProof {
     /// `logIndex`: the leaf index the proof is for.
     pub log_index: LogIndex,
-    /// `rootHash`.
+    /// `rootHash`: 32 bytes (SHA-256) when parsed.
     pub root_hash: Vec<u8>,
     /// `treeSize`.
     pub tree_size: TreeSize,
-    /// `hashes`: the audit path, leaf to root.
+    /// `hashes`: the audit path, leaf to root; 32 bytes each when parsed.
     pub hashes: Vec<Vec<u8>>,
     /// `checkpoint`: required from v0.2 on; v0.1 proofs may lack it.
     pub checkpoint: Option<Checkpoint>,
@@ -277,6 +277,7 @@ impl HashAlgorithm {
 // camelCase with the proto name as an alias, and unknown fields are ignored.
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireBundle {
     #[serde(default, rename = "mediaType", alias = "media_type")]
     media_type: Option<String>,
@@ -293,6 +294,7 @@ struct WireBundle {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireVerificationMaterial {
     #[serde(default)]
     certificate: Option<WireCert>,
@@ -315,30 +317,35 @@ struct WireVerificationMaterial {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub(crate) struct WireCert {
     #[serde(default, rename = "rawBytes", alias = "raw_bytes")]
     pub(crate) raw_bytes: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub(crate) struct WireCertChain {
     #[serde(default)]
     pub(crate) certificates: Option<Vec<WireCert>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WirePublicKeyIdentifier {
     #[serde(default)]
     hint: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub(crate) struct WireLogId {
     #[serde(default, rename = "keyId", alias = "key_id")]
     pub(crate) key_id: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireKindVersion {
     #[serde(default)]
     kind: Option<String>,
@@ -347,6 +354,7 @@ struct WireKindVersion {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WirePromise {
     #[serde(
         default,
@@ -357,12 +365,14 @@ struct WirePromise {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireCheckpoint {
     #[serde(default)]
     envelope: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireProof {
     #[serde(default, rename = "logIndex", alias = "log_index")]
     log_index: Option<WireInt>,
@@ -377,6 +387,7 @@ struct WireProof {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireTlogEntry {
     #[serde(default, rename = "logIndex", alias = "log_index")]
     log_index: Option<WireInt>,
@@ -395,18 +406,21 @@ struct WireTlogEntry {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireTimestampData {
     #[serde(default, rename = "rfc3161Timestamps", alias = "rfc3161_timestamps")]
     rfc3161_timestamps: Option<Vec<WireTimestamp>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireTimestamp {
     #[serde(default, rename = "signedTimestamp", alias = "signed_timestamp")]
     signed_timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireMessageSignature {
     #[serde(default, rename = "messageDigest", alias = "message_digest")]
     message_digest: Option<WireHashOutput>,
@@ -415,6 +429,7 @@ struct WireMessageSignature {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireHashOutput {
     #[serde(default)]
     algorithm: Option<WireEnum>,
@@ -573,27 +588,30 @@ fn convert_entry(w: &WireTlogEntry) -> Result<TransparencyLogEntry, SigstoreForm
 }
 
 fn convert_proof(w: &WireProof) -> Result<InclusionProof, SigstoreFormatError> {
+    const F_HASHES: &str = "verificationMaterial.tlogEntries[].inclusionProof.hashes[]";
+    const F_ROOT: &str = "verificationMaterial.tlogEntries[].inclusionProof.rootHash";
     let hashes = w
         .hashes
         .as_deref()
         .unwrap_or_default()
         .iter()
         .map(|h| {
-            decode_bytes(
-                "verificationMaterial.tlogEntries[].inclusionProof.hashes[]",
-                h,
-            )
+            let hash = decode_bytes(F_HASHES, h)?;
+            check_hash_length(F_HASHES, &hash)?;
+            Ok(hash)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let root_hash = decode_opt_bytes(F_ROOT, w.root_hash.as_deref())?;
+    if root_hash.is_empty() {
+        return Err(SigstoreFormatError::MissingField { field: F_ROOT });
+    }
+    check_hash_length(F_ROOT, &root_hash)?;
     Ok(InclusionProof {
         log_index: LogIndex(non_negative(
             "verificationMaterial.tlogEntries[].inclusionProof.logIndex",
             w.log_index.as_ref(),
         )?),
-        root_hash: decode_opt_bytes(
-            "verificationMaterial.tlogEntries[].inclusionProof.rootHash",
-            w.root_hash.as_deref(),
-        )?,
+        root_hash,
         tree_size: TreeSize(non_negative(
             "verificationMaterial.tlogEntries[].inclusionProof.treeSize",
             w.tree_size.as_ref(),
@@ -672,14 +690,16 @@ impl Bundle {
     ///   ([`SigstoreFormatError::EmptyCertificateChain`]);
     /// * v0.1: every tlog entry has an inclusion promise;
     /// * v0.2 and later: every tlog entry has an inclusion proof with a checkpoint;
-    /// * v0.3: the signer is not a certificate chain.
+    /// * v0.3: the signer is not a certificate chain;
+    /// * an inclusion proof's `rootHash` and `hashes[]` are 32-byte SHA-256 values
+    ///   ([`SigstoreFormatError::InvalidHashLength`]).
     ///
     /// These are the checks sigstore-go, sigstore-python and sigstore-js make when they
     /// load a bundle. Whether there is enough evidence (a tlog entry, a signed time) is
     /// a verification policy, left to `signet-verify`.
     pub fn parse(json: &[u8]) -> Result<Self, SigstoreFormatError> {
         let wire: WireBundle = serde_json::from_slice(json)
-            .map_err(|e| SigstoreFormatError::json(Document::Bundle, &e))?;
+            .map_err(|e| SigstoreFormatError::json(Document::Bundle, json, &e))?;
         let version =
             BundleVersion::from_media_type(wire.media_type.as_deref().unwrap_or_default())?;
         let vm = wire

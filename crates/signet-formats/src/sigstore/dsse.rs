@@ -34,6 +34,7 @@ pub struct Signature {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub(crate) struct WireEnvelope {
     #[serde(default)]
     payload: Option<String>,
@@ -44,6 +45,7 @@ pub(crate) struct WireEnvelope {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireSignature {
     #[serde(default)]
     sig: Option<String>,
@@ -96,7 +98,7 @@ impl Envelope {
     /// Parses a standalone DSSE envelope (either field order; `keyid` optional).
     pub fn parse(json: &[u8]) -> Result<Self, SigstoreFormatError> {
         let wire: WireEnvelope = serde_json::from_slice(json)
-            .map_err(|e| SigstoreFormatError::json(Document::DsseEnvelope, &e))?;
+            .map_err(|e| SigstoreFormatError::json(Document::DsseEnvelope, json, &e))?;
         wire.convert("")
     }
 
@@ -223,6 +225,7 @@ pub struct Subject {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireStatement {
     #[serde(default, rename = "_type")]
     statement_type: Option<String>,
@@ -235,6 +238,7 @@ struct WireStatement {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireSubject {
     #[serde(default)]
     name: Option<String>,
@@ -247,7 +251,7 @@ impl Statement {
     /// kept lowercased.
     pub fn parse(json: &[u8]) -> Result<Self, SigstoreFormatError> {
         let wire: WireStatement = serde_json::from_slice(json)
-            .map_err(|e| SigstoreFormatError::json(Document::Statement, &e))?;
+            .map_err(|e| SigstoreFormatError::json(Document::Statement, json, &e))?;
         let found = wire.statement_type.unwrap_or_default();
         let statement_type = match found.as_str() {
             "https://in-toto.io/Statement/v0.1" => StatementType::V0_1,

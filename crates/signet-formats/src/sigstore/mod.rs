@@ -88,24 +88,48 @@ impl fmt::Display for Document {
     }
 }
 
+impl Document {
+    /// The field that declares the document's type.
+    fn type_field(self) -> &'static str {
+        match self {
+            Document::Bundle | Document::TrustedRoot | Document::SigningConfig => "mediaType",
+            Document::DsseEnvelope => "payloadType",
+            Document::Statement => "_type",
+        }
+    }
+}
+
+/// `"field X: "` before a JSON error found inside field X, nothing at the top level.
+fn at_field(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!("field {field}: ")
+    }
+}
+
 /// Why a Sigstore document does not parse, or cannot be written in the form asked for.
 ///
-/// Field names are protojson paths such as `verificationMaterial.tlogEntries[].logIndex`.
+/// Field names are protojson paths such as `verificationMaterial.tlogEntries[].logIndex`
+/// (`tlogEntries[0]` where the position is known). Every message is one line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SigstoreFormatError {
     /// The bytes are not JSON, or a field has the wrong JSON type, or a field appears
     /// twice (for example under both its camelCase and its snake_case name).
-    #[error("malformed {document}: {reason}")]
+    #[error("malformed {document}: {}{reason}", at_field(.field))]
     InvalidJson {
         /// The document being parsed.
         document: Document,
+        /// The protojson path of the value the parser stopped in, such as
+        /// `verificationMaterial.tlogEntries[0].logIndex`; empty at the top level.
+        field: String,
         /// What the JSON parser reported.
         reason: String,
     },
     /// The bundle media type is not one of the known bundle versions.
     #[error(
-        "unsupported bundle media type {media_type:?}: expected application/vnd.dev.sigstore.bundle.v0.3+json \
+        "unsupported bundle media type {media_type:?} in field mediaType: expected application/vnd.dev.sigstore.bundle.v0.3+json \
          or application/vnd.dev.sigstore.bundle+json;version=0.1|0.2|0.3"
     )]
     UnsupportedBundleVersion {
@@ -114,7 +138,10 @@ pub enum SigstoreFormatError {
     },
     /// A trusted root, signing config or statement declares a media type or type URI
     /// that is not supported.
-    #[error("unsupported {document} type {found:?}: expected {expected}")]
+    #[error(
+        "unsupported {document} type {found:?} in field {}: expected {expected}",
+        .document.type_field()
+    )]
     UnsupportedMediaType {
         /// The document being parsed.
         document: Document,
@@ -186,7 +213,9 @@ pub enum SigstoreFormatError {
         value: String,
     },
     /// The bundle's `x509CertificateChain` has no certificates.
-    #[error("bundle certificate chain is empty: it must hold at least the signing certificate")]
+    #[error(
+        "bundle certificate chain is empty: verificationMaterial.x509CertificateChain.certificates must hold at least the signing certificate"
+    )]
     EmptyCertificateChain,
     /// A v0.3 bundle carries `x509CertificateChain`; from v0.3 on only the leaf
     /// `certificate` is allowed.
@@ -199,7 +228,8 @@ pub enum SigstoreFormatError {
     },
     /// A v0.1 bundle's tlog entry has no inclusion promise (signed entry timestamp).
     #[error(
-        "tlog entry {entry} of a {version} bundle has no inclusion promise, which v0.1 bundles require"
+        "tlog entry {entry} of a {version} bundle has no inclusion promise: v0.1 bundles require \
+         verificationMaterial.tlogEntries[{entry}].inclusionPromise (re-create the bundle, or write it as v0.3 with an inclusion proof)"
     )]
     MissingInclusionPromise {
         /// The bundle version.
@@ -209,7 +239,8 @@ pub enum SigstoreFormatError {
     },
     /// A v0.2+ bundle's tlog entry has no inclusion proof.
     #[error(
-        "tlog entry {entry} of a {version} bundle has no inclusion proof, which bundles v0.2 and later require"
+        "tlog entry {entry} of a {version} bundle has no inclusion proof: bundles v0.2 and later require \
+         verificationMaterial.tlogEntries[{entry}].inclusionProof (fetch it from the log and re-create the bundle)"
     )]
     MissingInclusionProof {
         /// The bundle version.
@@ -219,7 +250,8 @@ pub enum SigstoreFormatError {
     },
     /// A v0.2+ bundle's inclusion proof has no checkpoint.
     #[error(
-        "inclusion proof of tlog entry {entry} of a {version} bundle has no checkpoint, which bundles v0.2 and later require"
+        "inclusion proof of tlog entry {entry} of a {version} bundle has no checkpoint: bundles v0.2 and later require \
+         verificationMaterial.tlogEntries[{entry}].inclusionProof.checkpoint.envelope (fetch the proof from the log again)"
     )]
     MissingCheckpoint {
         /// The bundle version.
@@ -228,19 +260,42 @@ pub enum SigstoreFormatError {
         entry: usize,
     },
     /// A digest in an in-toto subject is not hex.
-    #[error("in-toto subject digest {algorithm} is not hex: {value:?}")]
+    #[error("in-toto statement field subject[].digest[{algorithm:?}] is not hex: {value:?}")]
     InvalidSubjectDigest {
         /// The digest algorithm name.
         algorithm: String,
         /// The value as given.
         value: String,
     },
+    /// A Merkle tree hash (`rootHash`, `hashes[]`) is not the 32 bytes of a SHA-256
+    /// value, the only tree hash Rekor logs use.
+    #[error(
+        "field {field} holds {found} bytes, not the 32 of a SHA-256 Merkle hash: the inclusion proof is corrupt; fetch it from the log again"
+    )]
+    InvalidHashLength {
+        /// The protojson path of the field.
+        field: &'static str,
+        /// The length that was found.
+        found: usize,
+    },
+    /// A service URL (`baseUrl`, `uri`, `url`) is not an absolute URL.
+    #[error(
+        "field {field} is not an absolute URL: {value:?}: write it as scheme://host[/path], e.g. https://rekor.sigstore.dev"
+    )]
+    InvalidUrl {
+        /// The protojson path of the field.
+        field: &'static str,
+        /// The value as given (at most 200 characters).
+        value: String,
+    },
 }
 
 impl SigstoreFormatError {
-    pub(crate) fn json(document: Document, err: &serde_json::Error) -> Self {
+    /// A serde error while reading `input`, naming the field it happened in.
+    pub(crate) fn json(document: Document, input: &[u8], err: &serde_json::Error) -> Self {
         SigstoreFormatError::InvalidJson {
             document,
+            field: protojson::error_path(input, err),
             reason: err.to_string(),
         }
     }

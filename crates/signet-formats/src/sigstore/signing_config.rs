@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::protojson::{WireEnum, WireInt, enum_value, non_negative_u32};
+use super::protojson::{WireEnum, WireInt, check_url, enum_value, non_negative_u32};
 use super::time::{ValidityWindow, WireTimeRange};
 use super::{Document, SigstoreFormatError};
 
@@ -76,6 +76,7 @@ const SELECTORS: &[(&str, Option<i64>, ServiceSelector)] = &[
 ];
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireConfig {
     #[serde(default, rename = "mediaType", alias = "media_type")]
     media_type: Option<String>,
@@ -94,6 +95,7 @@ struct WireConfig {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireService {
     #[serde(default)]
     url: Option<String>,
@@ -106,6 +108,7 @@ struct WireService {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireServiceConfig {
     #[serde(default)]
     selector: Option<WireEnum>,
@@ -144,6 +147,7 @@ fn convert_services(
             if url.is_empty() {
                 return Err(SigstoreFormatError::MissingField { field: p.url });
             }
+            check_url(p.url, &url)?;
             Ok(Service {
                 url,
                 major_api_version: non_negative_u32(p.version, s.major_api_version.as_ref())?,
@@ -182,7 +186,7 @@ impl SigningConfig {
     /// Parses a v0.2 signing config ([`SIGNING_CONFIG_V02_MEDIA_TYPE`]).
     pub fn parse(json: &[u8]) -> Result<Self, SigstoreFormatError> {
         let wire: WireConfig = serde_json::from_slice(json)
-            .map_err(|e| SigstoreFormatError::json(Document::SigningConfig, &e))?;
+            .map_err(|e| SigstoreFormatError::json(Document::SigningConfig, json, &e))?;
         let media_type = wire.media_type.unwrap_or_default();
         if media_type != SIGNING_CONFIG_V02_MEDIA_TYPE {
             return Err(SigstoreFormatError::UnsupportedMediaType {
@@ -244,8 +248,12 @@ mod tests {
             Err(SigstoreFormatError::UnknownEnumValue { field: "tsaConfig.selector", .. })
         ));
         assert!(matches!(
-            SigningConfig::parse(br#"{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json","caUrls":[{"url":"u","validFor":{}}]}"#),
+            SigningConfig::parse(br#"{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json","caUrls":[{"url":"https://ca.example","validFor":{}}]}"#),
             Err(SigstoreFormatError::MissingField { field: "caUrls[].validFor.start" })
+        ));
+        assert!(matches!(
+            SigningConfig::parse(br#"{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json","caUrls":[{"url":"u","validFor":{}}]}"#),
+            Err(SigstoreFormatError::InvalidUrl { field: "caUrls[].url", .. })
         ));
         assert!(matches!(
             SigningConfig::parse(

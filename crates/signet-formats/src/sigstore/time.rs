@@ -222,6 +222,7 @@ impl ValidityWindow {
 
 /// The wire form of a `TimeRange`.
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub(crate) struct WireTimeRange {
     #[serde(default)]
     start: Option<String>,

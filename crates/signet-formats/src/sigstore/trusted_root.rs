@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::bundle::{
     HASH_ALGORITHMS, HashAlgorithm, LogId, WireCertChain, WireLogId, X509Certificate,
 };
-use super::protojson::{WireEnum, decode_opt_bytes, enum_value};
+use super::protojson::{WireEnum, check_url, decode_opt_bytes, enum_value};
 use super::time::{ValidityWindow, WireTimeRange};
 use super::{Document, SigstoreFormatError};
 
@@ -205,6 +205,7 @@ pub struct DistinguishedName {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireRoot {
     #[serde(default, rename = "mediaType", alias = "media_type")]
     media_type: Option<String>,
@@ -227,6 +228,7 @@ struct WireRoot {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireLog {
     #[serde(default, rename = "baseUrl", alias = "base_url")]
     base_url: Option<String>,
@@ -243,6 +245,7 @@ struct WireLog {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WirePublicKey {
     #[serde(default, rename = "rawBytes", alias = "raw_bytes")]
     raw_bytes: Option<String>,
@@ -253,6 +256,7 @@ struct WirePublicKey {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireCa {
     #[serde(default)]
     subject: Option<WireDn>,
@@ -267,6 +271,7 @@ struct WireCa {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct WireDn {
     #[serde(default)]
     organization: Option<String>,
@@ -286,10 +291,12 @@ struct Paths {
     log_id: &'static str,
     checkpoint_key_id: &'static str,
     certificates: &'static str,
+    /// `baseUrl` of a log, `uri` of an authority.
+    url: &'static str,
 }
 
 macro_rules! paths {
-    ($list:literal, $raw:literal, $valid:literal) => {
+    ($list:literal, $raw:literal, $valid:literal, $url:literal) => {
         Paths {
             public_key: concat!($list, "[].publicKey"),
             raw_bytes: concat!($list, "[]", $raw, ".rawBytes"),
@@ -301,14 +308,25 @@ macro_rules! paths {
             log_id: concat!($list, "[].logId.keyId"),
             checkpoint_key_id: concat!($list, "[].checkpointKeyId.keyId"),
             certificates: concat!($list, "[].certChain.certificates"),
+            url: concat!($list, "[].", $url),
         }
     };
 }
 
-const TLOGS: Paths = paths!("tlogs", ".publicKey", ".publicKey");
-const CTLOGS: Paths = paths!("ctlogs", ".publicKey", ".publicKey");
-const CAS: Paths = paths!("certificateAuthorities", ".certChain.certificates[]", "");
-const TSAS: Paths = paths!("timestampAuthorities", ".certChain.certificates[]", "");
+const TLOGS: Paths = paths!("tlogs", ".publicKey", ".publicKey", "baseUrl");
+const CTLOGS: Paths = paths!("ctlogs", ".publicKey", ".publicKey", "baseUrl");
+const CAS: Paths = paths!(
+    "certificateAuthorities",
+    ".certChain.certificates[]",
+    "",
+    "uri"
+);
+const TSAS: Paths = paths!(
+    "timestampAuthorities",
+    ".certChain.certificates[]",
+    "",
+    "uri"
+);
 
 fn convert_log(w: &WireLog, p: &Paths) -> Result<TransparencyLogInstance, SigstoreFormatError> {
     let key = w
@@ -345,8 +363,10 @@ fn convert_log(w: &WireLog, p: &Paths) -> Result<TransparencyLogInstance, Sigsto
             key_id: decode_opt_bytes(p.checkpoint_key_id, Some(text))?,
         }),
     };
+    let base_url = w.base_url.clone().unwrap_or_default();
+    check_url(p.url, &base_url)?;
     Ok(TransparencyLogInstance {
-        base_url: w.base_url.clone().unwrap_or_default(),
+        base_url,
         hash_algorithm: enum_value(
             p.hash_algorithm,
             w.hash_algorithm.as_ref(),
@@ -385,6 +405,8 @@ fn convert_ca(w: &WireCa, p: &Paths) -> Result<CertificateAuthority, SigstoreFor
             Ok(X509Certificate { raw_bytes: raw })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let uri = w.uri.clone().unwrap_or_default();
+    check_url(p.url, &uri)?;
     Ok(CertificateAuthority {
         subject: w
             .subject
@@ -394,7 +416,7 @@ fn convert_ca(w: &WireCa, p: &Paths) -> Result<CertificateAuthority, SigstoreFor
                 common_name: s.common_name.clone().unwrap_or_default(),
             })
             .unwrap_or_default(),
-        uri: w.uri.clone().unwrap_or_default(),
+        uri,
         cert_chain,
         valid_for: ValidityWindow::from_wire(p.valid_for, p.start, p.end, w.valid_for.as_ref())?,
         operator: w.operator.clone().unwrap_or_default(),
@@ -403,11 +425,12 @@ fn convert_ca(w: &WireCa, p: &Paths) -> Result<CertificateAuthority, SigstoreFor
 
 impl TrustedRoot {
     /// Parses `trusted_root.json`. The media type must be [`TRUSTED_ROOT_MEDIA_TYPE`];
-    /// every key and certificate must decode, and every validity window must have a
-    /// start (conformance case `trust-root-tlog-missing-validity-start_fail`).
+    /// every key and certificate must decode, every validity window must have a
+    /// start (conformance case `trust-root-tlog-missing-validity-start_fail`), and every
+    /// `baseUrl` and `uri` must be empty or an absolute URL.
     pub fn parse(json: &[u8]) -> Result<Self, SigstoreFormatError> {
         let wire: WireRoot = serde_json::from_slice(json)
-            .map_err(|e| SigstoreFormatError::json(Document::TrustedRoot, &e))?;
+            .map_err(|e| SigstoreFormatError::json(Document::TrustedRoot, json, &e))?;
         let media_type = wire.media_type.unwrap_or_default();
         if media_type != TRUSTED_ROOT_MEDIA_TYPE {
             return Err(SigstoreFormatError::UnsupportedMediaType {

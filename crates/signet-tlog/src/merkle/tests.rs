@@ -53,43 +53,197 @@ fn known_answer_roots() {
     );
 }
 
-#[test]
-fn every_generated_inclusion_proof_verifies_up_to_300() {
-    let all = leaves(300);
-    for n in 1..=300usize {
-        let tree = &all[..n];
-        let root = root_from_leaves(tree);
-        for i in 0..n {
-            let proof = inclusion_proof(tree, LogIndex(i as u64)).expect("index in range");
-            verify_inclusion(
-                &tree[i],
-                LogIndex(i as u64),
-                TreeSize(n as u64),
-                &proof,
-                &root,
-            )
-            .unwrap_or_else(|e| panic!("size {n} index {i}: {e}"));
+/// The largest tree size of the exhaustive proof tests.
+const EXHAUSTIVE: usize = 1000;
+
+/// A reference RFC 6962 tree: every subtree hash that a tree of any size up to
+/// `leaves.len()` (and so any proof between such trees) is made of, computed once.
+///
+/// In the recursion of RFC 6962 §2.1 every subtree `D[lo..hi]` of a tree of size `n`
+/// starts at a multiple of the smallest power of two `2^level >= hi - lo`, so it is
+/// named by `(hi, level)`: `lo = ((hi - 1) >> level) << level`. `nodes[level][hi]`
+/// holds `MTH(D[lo..hi])`, built bottom-up with one `node_hash` per entry.
+struct ReferenceTree {
+    nodes: Vec<Vec<Hash>>,
+}
+
+impl ReferenceTree {
+    fn new(leaves: &[Hash]) -> Self {
+        let n = leaves.len();
+        let mut nodes = vec![
+            std::iter::once(empty_root())
+                .chain(leaves.iter().copied())
+                .collect::<Vec<_>>(),
+        ];
+        let mut level = 0;
+        while (1usize << level) < n {
+            level += 1;
+            let half = 1usize << (level - 1);
+            let below = &nodes[level - 1];
+            let row: Vec<Hash> = (0..=n)
+                .map(|hi| {
+                    if hi == 0 {
+                        return empty_root();
+                    }
+                    let lo = ((hi - 1) >> level) << level;
+                    if hi - lo <= half {
+                        below[hi]
+                    } else {
+                        node_hash(&below[lo + half], &below[hi])
+                    }
+                })
+                .collect();
+            nodes.push(row);
+        }
+        ReferenceTree { nodes }
+    }
+
+    /// `MTH(D[lo..hi])` for a subtree of the RFC 6962 recursion (`lo < hi`).
+    fn mth(&self, lo: usize, hi: usize) -> Hash {
+        let level = (hi - lo).next_power_of_two().trailing_zeros() as usize;
+        debug_assert_eq!(
+            lo,
+            ((hi - 1) >> level) << level,
+            "not a subtree: {lo}..{hi}"
+        );
+        self.nodes[level][hi]
+    }
+
+    fn root(&self, size: usize) -> Hash {
+        if size == 0 {
+            empty_root()
+        } else {
+            self.mth(0, size)
+        }
+    }
+
+    /// RFC 9162 §2.1.3.1 `PATH(m, D[lo..hi])`.
+    fn path(&self, m: usize, lo: usize, hi: usize, out: &mut Vec<Hash>) {
+        if hi - lo <= 1 {
+            return;
+        }
+        let k = largest_power_of_two_below(hi - lo);
+        if m < lo + k {
+            self.path(m, lo, lo + k, out);
+            out.push(self.mth(lo + k, hi));
+        } else {
+            self.path(m, lo + k, hi, out);
+            out.push(self.mth(lo, lo + k));
+        }
+    }
+
+    /// RFC 9162 §2.1.4.1 `SUBPROOF(m, D[lo..hi], b)`.
+    fn subproof(&self, m: usize, lo: usize, hi: usize, complete: bool, out: &mut Vec<Hash>) {
+        if m == hi {
+            if !complete {
+                out.push(self.mth(lo, hi));
+            }
+            return;
+        }
+        let k = largest_power_of_two_below(hi - lo);
+        if m <= lo + k {
+            self.subproof(m, lo, lo + k, complete, out);
+            out.push(self.mth(lo + k, hi));
+        } else {
+            self.subproof(m, lo + k, hi, false, out);
+            out.push(self.mth(lo, lo + k));
+        }
+    }
+
+    fn inclusion(&self, index: usize, size: usize, out: &mut Vec<Hash>) {
+        out.clear();
+        self.path(index, 0, size, out);
+    }
+
+    fn consistency(&self, old: usize, new: usize, out: &mut Vec<Hash>) {
+        out.clear();
+        if 0 < old && old < new {
+            self.subproof(old, 0, new, true, out);
         }
     }
 }
 
+/// `k` of RFC 6962 §2.1: the largest power of two strictly below `n` (`n >= 2`),
+/// written independently of the crate's `split_point`.
+fn largest_power_of_two_below(n: usize) -> usize {
+    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// The indexes (or old sizes) at which the crate's own generators, which hash
+/// `O(size)` leaves per proof, are compared with the reference tree for every size.
+fn sample_points(size: usize) -> impl Iterator<Item = usize> {
+    let all = size <= 64;
+    (0..size).filter(move |&i| all || i < 2 || i + 2 >= size || i == size / 2)
+}
+
 #[test]
-fn every_generated_consistency_proof_verifies_up_to_128() {
-    let all = leaves(128);
-    let roots: Vec<Hash> = (0..=128).map(|n| root_from_leaves(&all[..n])).collect();
-    for n in 0..=128usize {
-        for m in 0..=n {
-            let proof = consistency_proof(&all[..n], TreeSize(m as u64)).expect("m <= n");
-            verify_consistency(
-                TreeSize(m as u64),
-                TreeSize(n as u64),
-                &roots[m],
-                &roots[n],
-                &proof,
-            )
-            .unwrap_or_else(|e| panic!("{m} -> {n}: {e}"));
+fn reference_tree_matches_root_from_leaves() {
+    let all = leaves(EXHAUSTIVE);
+    let tree = ReferenceTree::new(&all);
+    for n in 0..=EXHAUSTIVE {
+        assert_eq!(tree.root(n), root_from_leaves(&all[..n]), "size {n}");
+    }
+}
+
+/// Every inclusion proof for every `(index, size)` with `1 <= size <= 1000`, generated
+/// from the reference tree, verifies against that tree's root, and the crate's own
+/// generator gives the same proof (at sampled indexes for sizes above 64).
+#[test]
+fn every_inclusion_proof_verifies_up_to_1000() {
+    let all = leaves(EXHAUSTIVE);
+    let tree = ReferenceTree::new(&all);
+    let mut proof = Vec::new();
+    let mut checked = 0usize;
+    for n in 1..=EXHAUSTIVE {
+        let root = tree.root(n);
+        let size = TreeSize(n as u64);
+        for (i, leaf) in all[..n].iter().enumerate() {
+            let index = LogIndex(i as u64);
+            tree.inclusion(i, n, &mut proof);
+            verify_inclusion(leaf, index, size, &proof, &root)
+                .unwrap_or_else(|e| panic!("size {n} index {i}: {e}"));
+            checked += 1;
+        }
+        for i in sample_points(n) {
+            tree.inclusion(i, n, &mut proof);
+            assert_eq!(
+                inclusion_proof(&all[..n], LogIndex(i as u64)),
+                Ok(proof.clone()),
+                "generator, size {n} index {i}"
+            );
         }
     }
+    assert_eq!(checked, EXHAUSTIVE * (EXHAUSTIVE + 1) / 2);
+}
+
+/// Every consistency proof for every `(m, n)` with `1 <= m <= n <= 1000`, generated
+/// from the reference tree, verifies between the two roots, and the crate's own
+/// generator gives the same proof (at sampled old sizes for sizes above 64).
+#[test]
+fn every_consistency_proof_verifies_up_to_1000() {
+    let all = leaves(EXHAUSTIVE);
+    let tree = ReferenceTree::new(&all);
+    let roots: Vec<Hash> = (0..=EXHAUSTIVE).map(|n| tree.root(n)).collect();
+    let mut proof = Vec::new();
+    let mut checked = 0usize;
+    for n in 1..=EXHAUSTIVE {
+        let new = TreeSize(n as u64);
+        for m in 1..=n {
+            tree.consistency(m, n, &mut proof);
+            verify_consistency(TreeSize(m as u64), new, &roots[m], &roots[n], &proof)
+                .unwrap_or_else(|e| panic!("{m} -> {n}: {e}"));
+            checked += 1;
+        }
+        for m in sample_points(n + 1) {
+            tree.consistency(m, n, &mut proof);
+            assert_eq!(
+                consistency_proof(&all[..n], TreeSize(m as u64)),
+                Ok(proof.clone()),
+                "generator, {m} -> {n}"
+            );
+        }
+    }
+    assert_eq!(checked, EXHAUSTIVE * (EXHAUSTIVE + 1) / 2);
 }
 
 #[test]
