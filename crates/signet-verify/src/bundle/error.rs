@@ -202,6 +202,29 @@ pub enum BundleError {
         #[source]
         source: CheckpointError,
     },
+    /// A Rekor v2 checkpoint's origin is not the host name of the log's baseUrl.
+    #[error(
+        "tlog entry {entry}: the checkpoint's origin {origin:?} is not the log's host name {expected:?} (from its baseUrl in the trusted root): the checkpoint is from another log"
+    )]
+    CheckpointOriginMismatch {
+        /// The position of the entry.
+        entry: usize,
+        /// The checkpoint's origin line.
+        origin: String,
+        /// The host name of the log's baseUrl.
+        expected: String,
+    },
+    /// A Rekor v2 checkpoint cannot be checked: the trusted root gives the log no
+    /// baseUrl to take its origin from.
+    #[error(
+        "tlog entry {entry}: log {log_id} has no baseUrl in the trusted root, so its Rekor v2 checkpoint's origin cannot be checked: add the log's baseUrl to the trusted root"
+    )]
+    CheckpointLogWithoutHost {
+        /// The position of the entry.
+        entry: usize,
+        /// The log ID (hex).
+        log_id: String,
+    },
     /// The inclusion proof does not verify against the signed checkpoint.
     #[error("tlog entry {entry}: inclusion proof does not verify: {source}")]
     InclusionProofInvalid {
@@ -243,6 +266,18 @@ pub enum BundleError {
         entry: usize,
         /// The integrated time.
         integrated_time: UnixTime,
+        /// The key's window.
+        window: ValidityWindow,
+    },
+    /// A Rekor v2 entry's log key was not valid at a timestamp's time.
+    #[error(
+        "tlog entry {entry}: RFC 3161 timestamp time {time:?} is outside the log key's validity window {window:?} in the trusted root: the log was not trusted when the bundle was signed"
+    )]
+    LogKeyNotValidAtTimestamp {
+        /// The position of the entry.
+        entry: usize,
+        /// The timestamp's genTime.
+        time: UnixTime,
         /// The key's window.
         window: ValidityWindow,
     },
@@ -395,6 +430,9 @@ impl BundleError {
             | E::SetInvalid { .. }
             | E::IntegratedTimeInFuture { .. }
             | E::LogKeyNotValidAt { .. }
+            | E::CheckpointOriginMismatch { .. }
+            | E::CheckpointLogWithoutHost { .. }
+            | E::LogKeyNotValidAtTimestamp { .. }
             | E::NoObservedTime
             | E::BundleChainContainsRoot { .. }
             | E::CertificateUntrusted { .. }

@@ -26,19 +26,38 @@
 //! Pure and synchronous; the only outside input is the clock in [`BundleVerifier::verify`]
 //! (use [`BundleVerifier::verify_at`] to pass it).
 //!
-//! Not done yet: a Rekor v2 entry's log key window is not checked against the
-//! timestamp times, the DSSE `envelopeHash` and intoto `hash` fields
-//! (the exact submitted envelope bytes are not reproducible; payload hash and
-//! signatures are checked), bundles with several DSSE signatures, and thresholds
-//! other than "every entry verifies".
+//! Checkpoints: a Rekor v1 checkpoint (origin `<host> - <tree ID>`) is verified with the
+//! log's key under any key name it carries, and its origin is not compared with the
+//! trusted root, as sigstore-go does (rekor's `VerifyCheckpointSignature`). Any other
+//! checkpoint is a Rekor v2 one, as sigstore-go decides: the log must have signed it
+//! under the host name of its `baseUrl`, and that must be its origin. A Rekor v2
+//! entry has no integrated time, so the log key's validity window must contain the
+//! time of every RFC 3161 timestamp instead. `dsse` and `intoto` entries must log the
+//! bundle's payload hash and signatures; their envelope hash (the hash of the text the
+//! client submitted, which Rekor does not canonicalize) is compared only for an
+//! `intoto` 0.0.1 entry without a payload hash, against the encodings Sigstore clients
+//! use (`logged_envelope.rs`).
+//!
+//! [`BundleVerifier::with_cache`] adds a cache of verified certificate chains, SCTs,
+//! checkpoints, SETs and RFC 3161 timestamps (`cache.rs`), for batches from one
+//! instance; it never changes a verdict.
+//!
+//! Not done yet: bundles with several DSSE signatures, and thresholds other than
+//! "every entry verifies".
 
+mod cache;
 mod error;
+mod logged_envelope;
 mod tlog;
+
+#[cfg(test)]
+mod verdict_tests;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use signet_crypto::{KeyId, PublicKey};
@@ -50,6 +69,7 @@ use signet_formats::{Digest, DigestAlgorithm};
 use signet_x509::timestamp::{TimestampAuthority, parse_timestamp_response, verify_timestamp};
 use signet_x509::{Certificate, CertificateAuthority, CtLog, IdentityMatcher, TimeRange};
 
+pub use cache::{CacheStats, DEFAULT_CACHE_CAPACITY};
 pub use error::{BodyField, BundleError, FailureKind, TrustedRootError};
 
 /// The most tlog entries a bundle may carry (sigstore-go `MaxAllowedTlogEntries`).
@@ -117,6 +137,8 @@ pub(crate) struct TrustedLog {
     pub(crate) key: PublicKey,
     pub(crate) valid_for: ValidityWindow,
     pub(crate) log_id_hex: String,
+    /// The host name of the log's `baseUrl` (the origin of its Rekor v2 checkpoints).
+    pub(crate) host: Option<String>,
 }
 
 /// Verifies bundles against one trusted root.
@@ -129,6 +151,8 @@ pub struct BundleVerifier {
     timestamp_authorities: Vec<TimestampAuthority>,
     tlogs: HashMap<Vec<u8>, TrustedLog>,
     ctlogs: Vec<CtLog>,
+    /// Verified chains, SCTs, checkpoints, SETs and timestamps ([`Self::with_cache`]).
+    cache: Option<Arc<cache::VerifierCache>>,
 }
 
 fn time_range(w: &ValidityWindow) -> TimeRange {
@@ -196,6 +220,7 @@ impl BundleVerifier {
                     key,
                     valid_for: log.public_key.valid_for,
                     log_id_hex,
+                    host: url_host(&log.base_url),
                 },
             );
         }
@@ -228,6 +253,7 @@ impl BundleVerifier {
             timestamp_authorities,
             tlogs,
             ctlogs,
+            cache: None,
         })
     }
 
@@ -247,6 +273,33 @@ impl BundleVerifier {
     pub fn allow_key_signatures_without_time(mut self) -> Self {
         self.untimed_keys = true;
         self
+    }
+
+    /// Adds a cache of verified certificate chains, SCTs, checkpoints, signed entry
+    /// timestamps and RFC 3161 timestamps ([`DEFAULT_CACHE_CAPACITY`] entries of each),
+    /// for verifying many bundles from one Sigstore instance. A cached answer is the
+    /// answer the check would give again (each is keyed by a hash of all its inputs, and
+    /// only successes are kept), so verdicts and errors do not change. Clones of the
+    /// verifier share the cache, across threads.
+    #[must_use]
+    pub fn with_cache(self) -> Self {
+        self.with_cache_capacity(DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// [`Self::with_cache`] with at most `capacity` entries per kind of check (a full
+    /// table is emptied).
+    #[must_use]
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = Some(Arc::new(cache::VerifierCache::new(
+            &self.authorities,
+            capacity,
+        )));
+        self
+    }
+
+    /// How the cache has done, if there is one.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|c| c.stats())
     }
 
     /// Verifies `bundle` for `artifact` under `policy`, with the system clock as "now".
@@ -339,17 +392,34 @@ impl BundleVerifier {
                 env.signatures.first().map_or(&[][..], |s| s.sig.as_slice())
             }
         };
+        let mut timestamp_times = Vec::new();
         for (index, t) in vm
             .timestamp_verification_data
             .rfc3161_timestamps
             .iter()
             .enumerate()
         {
-            let verified = parse_timestamp_response(&t.signed_timestamp)
-                .and_then(|ts| verify_timestamp(&ts, signature_bytes, &self.timestamp_authorities))
-                .map_err(|source| BundleError::Timestamp { index, source })?;
-            observed_times.push(UnixTime(verified.gen_time.0));
+            let verify = || {
+                parse_timestamp_response(&t.signed_timestamp)
+                    .and_then(|ts| {
+                        verify_timestamp(&ts, signature_bytes, &self.timestamp_authorities)
+                    })
+                    .map(|v| v.gen_time.0)
+            };
+            let gen_time = match &self.cache {
+                Some(c) => c.timestamp(
+                    cache::key(&[b"rfc3161", &t.signed_timestamp, signature_bytes]),
+                    verify,
+                ),
+                None => verify(),
+            }
+            .map_err(|source| BundleError::Timestamp { index, source })?;
+            timestamp_times.push(UnixTime(gen_time));
         }
+        // A Rekor v2 entry has no integrated time: its log key must have been valid at
+        // the timestamps' times.
+        tlog::check_untimed_entries(self, bundle, &timestamp_times)?;
+        observed_times.extend_from_slice(&timestamp_times);
         if observed_times.is_empty() && !untimed_key {
             return Err(BundleError::NoObservedTime);
         }
@@ -487,20 +557,25 @@ impl BundleVerifier {
         // Intermediates in the bundle are not used: only the trusted root's CAs count.
         let mut issuer = None;
         for t in times {
-            let chain = signet_x509::verify_chain(
-                &leaf,
-                &[],
-                &self.authorities,
-                signet_x509::UnixTime(t.0),
-            )
+            let at = signet_x509::UnixTime(t.0);
+            let verify = || signet_x509::verify_chain(&leaf, &[], &self.authorities, at);
+            let chain = match &self.cache {
+                Some(c) => c.chain(&leaf, at, verify),
+                None => verify(),
+            }
             .map_err(|source| BundleError::CertificateUntrusted { at: *t, source })?;
             issuer.get_or_insert(chain);
         }
         let Some(chain) = issuer else {
             return Err(BundleError::NoObservedTime);
         };
-        signet_x509::verify_embedded_scts(&leaf, chain.issuer(), &self.ctlogs)
-            .map_err(|source| BundleError::SctUnverified { source })?;
+        let verify_scts =
+            || signet_x509::verify_embedded_scts(&leaf, chain.issuer(), &self.ctlogs).map(|_| ());
+        match &self.cache {
+            Some(c) => c.scts(&leaf, chain.issuer(), verify_scts),
+            None => verify_scts(),
+        }
+        .map_err(|source| BundleError::SctUnverified { source })?;
         let san = matcher
             .verify(&leaf)
             .map_err(|source| BundleError::IdentityMismatch { source })?
@@ -515,6 +590,24 @@ impl BundleVerifier {
     pub(crate) fn tlog(&self, log_id: &[u8]) -> Option<&TrustedLog> {
         self.tlogs.get(log_id)
     }
+
+    pub(crate) fn cache(&self) -> Option<&cache::VerifierCache> {
+        self.cache.as_deref()
+    }
+}
+
+/// The host name of a URL, as Go's `url.Parse(u).Hostname()` gives it (no port, no
+/// brackets around an IPv6 address); `None` for an empty or host-less URL.
+pub(crate) fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// A trusted-root key: DER SPKI, or DER PKCS#1 for the `PKCS1_RSA_*` key details (the

@@ -21,7 +21,8 @@ use signet_tlog::set::verify_set;
 use signet_tlog::{LogIndex, TreeSize};
 
 use super::{
-    BodyField, BundleError, BundleVerifier, MAX_TLOG_ENTRIES, TrustedLog, VerifiedTlogEntry, sha256,
+    BodyField, BundleError, BundleVerifier, MAX_TLOG_ENTRIES, TrustedLog, VerifiedTlogEntry, cache,
+    logged_envelope, sha256,
 };
 
 /// The signer the entries must name: the bundle's leaf certificate, or the policy key.
@@ -136,19 +137,35 @@ fn verify_entry(
         })?;
 
     if let Some(proof) = &e.inclusion_proof {
-        verify_inclusion(i, e, log, proof)?;
+        verify_inclusion(verifier, i, e, log, proof)?;
     }
 
     let mut set_verified = false;
     if let Some(promise) = &e.inclusion_promise {
-        verify_set(
-            &log.key,
-            &e.canonicalized_body,
-            e.integrated_time.0,
-            &log.log_id_hex,
-            LogIndex(e.log_index.0),
-            &promise.signed_entry_timestamp,
-        )
+        let verify = || {
+            verify_set(
+                &log.key,
+                &e.canonicalized_body,
+                e.integrated_time.0,
+                &log.log_id_hex,
+                LogIndex(e.log_index.0),
+                &promise.signed_entry_timestamp,
+            )
+        };
+        match verifier.cache() {
+            Some(c) => c.set(
+                cache::key(&[
+                    b"set",
+                    log.log_id_hex.as_bytes(),
+                    &e.canonicalized_body,
+                    &e.integrated_time.0.to_be_bytes(),
+                    &e.log_index.0.to_be_bytes(),
+                    &promise.signed_entry_timestamp,
+                ]),
+                verify,
+            ),
+            None => verify(),
+        }
         .map_err(|source| BundleError::SetInvalid { entry: i, source })?;
         set_verified = true;
     }
@@ -185,6 +202,7 @@ fn verify_entry(
 }
 
 fn verify_inclusion(
+    verifier: &BundleVerifier,
     i: usize,
     e: &TransparencyLogEntry,
     log: &TrustedLog,
@@ -216,28 +234,115 @@ fn verify_inclusion(
             });
     };
     let note = checkpoint.envelope.as_bytes();
-    // The note's key names: the checkpoint's origin and the names on its signature
-    // lines. The key hint (and, for Ed25519, the name inside it) must still match the
-    // log's key, and the signature must verify with it.
-    let mut names: Vec<String> = Vec::new();
-    if let Ok(parsed) = Note::parse(note) {
-        if let Some(origin) = parsed.text().lines().next() {
-            names.push(origin.to_owned());
-        }
-        for s in parsed.signatures() {
-            if !names.contains(&s.name) {
-                names.push(s.name.clone());
+    // Rekor v1 or v2, decided as sigstore-go does (`hasRekorV1STH`).
+    let v2_host = if has_rekor_v1_origin(&checkpoint.envelope) {
+        None
+    } else {
+        Some(
+            log.host
+                .as_deref()
+                .ok_or_else(|| BundleError::CheckpointLogWithoutHost {
+                    entry: i,
+                    log_id: log.log_id_hex.clone(),
+                })?,
+        )
+    };
+    let verify = || {
+        let names: Vec<String> = match v2_host {
+            // Rekor v2 (sigstore-go `VerifyCheckpointAndInclusion`): the log signs under
+            // the host name of its baseUrl.
+            Some(host) => vec![host.to_owned()],
+            // Rekor v1 (rekor `VerifyCheckpointSignature`): the log's key under any name
+            // the note carries: the checkpoint's origin and the names on its signature
+            // lines. The key hint (and, for Ed25519, the name inside it) must still
+            // match the log's key, and the signature must verify with it.
+            None => {
+                let mut names: Vec<String> = Vec::new();
+                if let Ok(parsed) = Note::parse(note) {
+                    if let Some(origin) = parsed.text().lines().next() {
+                        names.push(origin.to_owned());
+                    }
+                    for s in parsed.signatures() {
+                        if !names.contains(&s.name) {
+                            names.push(s.name.clone());
+                        }
+                    }
+                }
+                names
             }
+        };
+        let verifiers: Vec<NoteVerifier> = names
+            .into_iter()
+            .filter_map(|n| NoteVerifier::new(n, log.key.clone()).ok())
+            .collect();
+        verify_checkpoint(note, &verifiers)
+    };
+    let verified = match verifier.cache() {
+        Some(c) => c.checkpoint(
+            cache::key(&[
+                b"checkpoint",
+                log.log_id_hex.as_bytes(),
+                note,
+                v2_host.unwrap_or_default().as_bytes(),
+            ]),
+            verify,
+        ),
+        None => verify(),
+    }
+    .map_err(|source| BundleError::CheckpointUnverified { entry: i, source })?;
+    if let Some(host) = v2_host {
+        let origin = &verified.checkpoint().origin;
+        if origin != host {
+            return Err(BundleError::CheckpointOriginMismatch {
+                entry: i,
+                origin: origin.clone(),
+                expected: host.to_owned(),
+            });
         }
     }
-    let verifiers: Vec<NoteVerifier> = names
-        .into_iter()
-        .filter_map(|n| NoteVerifier::new(n, log.key.clone()).ok())
-        .collect();
-    let verified = verify_checkpoint(note, &verifiers)
-        .map_err(|source| BundleError::CheckpointUnverified { entry: i, source })?;
     verify_inclusion_against_checkpoint(&verified, &leaf, &merkle_proof)
         .map_err(|source| BundleError::InclusionProofInvalid { entry: i, source })
+}
+
+/// Whether a checkpoint is a Rekor v1 signed tree head: its first line is
+/// `<anything> - <decimal tree ID>` and it has at least four lines (sigstore-go
+/// `hasRekorV1STH`, regexp `.* - [0-9]+$`).
+pub(crate) fn has_rekor_v1_origin(envelope: &str) -> bool {
+    let mut lines = envelope.split('\n');
+    let first = lines.next().unwrap_or_default();
+    if lines.count() < 3 {
+        return false;
+    }
+    let head = first.trim_end_matches(|c: char| c.is_ascii_digit());
+    head.len() < first.len() && head.ends_with(" - ")
+}
+
+/// Entries without an integrated time (Rekor v2): the log key's validity window must
+/// contain the time of every verified RFC 3161 timestamp, the only times the bundle has.
+pub(crate) fn check_untimed_entries(
+    verifier: &BundleVerifier,
+    bundle: &Bundle,
+    timestamp_times: &[UnixTime],
+) -> Result<(), BundleError> {
+    for (i, e) in bundle.verification_material.tlog_entries.iter().enumerate() {
+        if e.integrated_time.0 != 0 {
+            continue;
+        }
+        let Some(log) = verifier.tlog(&e.log_id.key_id) else {
+            continue; // unknown logs were refused by verify_entries
+        };
+        if let Some(t) = timestamp_times
+            .iter()
+            .find(|t| !log.valid_for.contains(**t))
+        {
+            return Err(BundleError::LogKeyNotValidAtTimestamp {
+                entry: i,
+                time: *t,
+                window: log.valid_for,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn mismatch(entry: usize, field: BodyField, detail: impl Into<String>) -> BundleError {
@@ -269,6 +374,32 @@ fn check_digest(
                 )
             ),
         ))
+    }
+}
+
+/// The envelope hash a `dsse` or `intoto` entry logged must be the hash of the bundle's
+/// envelope as some client encoded it (see [`logged_envelope`]).
+fn check_envelope_hash(
+    i: usize,
+    logged: Option<[u8; 32]>,
+    matches: impl Fn(&[u8; 32]) -> bool,
+    what: &str,
+) -> Result<(), BundleError> {
+    match logged {
+        Some(h) if matches(&h) => Ok(()),
+        Some(h) => Err(mismatch(
+            i,
+            BodyField::Digest,
+            format!(
+                "{what} sha256:{} is not the hash of the bundle's envelope in any encoding a Sigstore client submits: the envelope (payload type, payload, signatures or keyids) differs from the one logged; use the bundle as the signer wrote it",
+                hex::encode(h)
+            ),
+        )),
+        None => Err(mismatch(
+            i,
+            BodyField::Digest,
+            format!("{what} is not a sha256 digest: only sha256 envelope hashes are checked"),
+        )),
     }
 }
 
@@ -349,6 +480,9 @@ fn check_body(
                     logged.is_some_and(|l| signer.matches_pem(&l.verifier_pem)),
                 )?;
             }
+            // envelopeHash is not compared: Rekor hashes the text the client sent, which
+            // only fixes unsigned encoding details once the payload hash and the
+            // signatures above match (sigstore-go, -python and -js do not compare it).
             Ok(())
         }
         (EntryBody::DsseV002(d), BundleContent::DsseEnvelope(env)) => {
@@ -405,13 +539,29 @@ fn check_body(
                     logged.is_some_and(|l| signer.matches_pem(&l.public_key_pem)),
                 )?;
             }
+            // content.hash is not compared, for the reason given for dsse envelopeHash.
             Ok(())
         }
         (EntryBody::IntotoV001(t), BundleContent::DsseEnvelope(env)) => {
-            if let Some(ph) = &t.payload_hash {
-                check_digest(i, ph.sha256(), &sha256(&env.payload), "intoto payload hash")?;
+            check_verifier(i, signer.matches_pem(&t.public_key_pem))?;
+            match (&t.payload_hash, &t.hash) {
+                (Some(ph), _) => {
+                    check_digest(i, ph.sha256(), &sha256(&env.payload), "intoto payload hash")
+                }
+                // Without a payload hash only the envelope hash ties the entry to this
+                // envelope, so it must match the envelope as some client encoded it.
+                (None, Some(h)) => check_envelope_hash(
+                    i,
+                    h.sha256(),
+                    |h| logged_envelope::envelope_hash_matches(env, h),
+                    "content.hash",
+                ),
+                (None, None) => Err(mismatch(
+                    i,
+                    BodyField::Digest,
+                    "the intoto entry carries neither a payload hash nor an envelope hash, so it does not name this envelope",
+                )),
             }
-            check_verifier(i, signer.matches_pem(&t.public_key_pem))
         }
         (body, content) => Err(mismatch(
             i,
