@@ -8,7 +8,9 @@
 #   deps            apt-get install what the tests need (apt-get update only if something is missing)
 #   tools           cosign 2.5 + oras 1.2 from trixie .debs into $SIGNET_TEST_CACHE/bin (system untouched)
 #   start           plain HTTP registry (:15000, access log) + TLS/basic-auth registry (:15443)
-#   status          exit 0 if both registries answer
+#                   + in-memory registry with the OCI 1.1 referrers API (:15020, "refreg":
+#                   go-containerregistry built from Debian source, see refreg_src)
+#   status          exit 0 if all three registries answer
 #   images          build the deterministic OCI layout (refs a, b, multi) in $SIGNET_TEST_DIR/oci
 #   push            push the layout to both registries and check the digests
 #   reset-images    restore the demo tags after tests mutated them (same as push; cheap when blobs exist)
@@ -16,12 +18,14 @@
 #                   registry (SIGNET_REG_PORT) -> many.txt
 #   ggcr            build and start go-containerregistry's in-memory registry on :15010
 #                   (SIGNET_GGCR_PORT), for throughput benchmarks
+#   refreg          build (cached) and start only the referrers registry
+#   oracles         sigstore-python (PyPI) and @sigstore/verify (npm) into $SIGNET_TEST_CACHE/oracles
 #   env             write and print $SIGNET_TEST_DIR/env.sh
-#   up              deps + tools + start + images + push + env (what CI runs)
-#   stop [--purge]  stop both registries (by PID file); --purge also deletes $SIGNET_TEST_DIR
+#   up              deps + tools + start + images + push + oracles + env (what CI runs)
+#   stop [--purge]  stop the registries (by PID file); --purge also deletes $SIGNET_TEST_DIR
 #
 # Settings: SIGNET_TEST_DIR (/tmp/signet-test-env), SIGNET_TEST_CACHE (/tmp/signet-test-cache),
-#           SIGNET_REG_PORT (15000), SIGNET_TLS_REG_PORT (15443),
+#           SIGNET_REG_PORT (15000), SIGNET_TLS_REG_PORT (15443), SIGNET_REFERRERS_REG_PORT (15020),
 #           SIGNET_DEBIAN_MIRROR (http://deb.debian.org/debian, for the trixie tools).
 set -euo pipefail
 
@@ -30,6 +34,7 @@ CACHE=${SIGNET_TEST_CACHE:-/tmp/signet-test-cache}
 PORT=${SIGNET_REG_PORT:-15000}
 TLS_PORT=${SIGNET_TLS_REG_PORT:-15443}
 GGCR_PORT=${SIGNET_GGCR_PORT:-15010}
+REF_PORT=${SIGNET_REFERRERS_REG_PORT:-15020}
 MIRROR=${SIGNET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 HOST=127.0.0.1
 TLS_USER=ci
@@ -45,9 +50,10 @@ MT_LAYER=application/vnd.oci.image.layer.v1.tar+gzip
 log() { printf '[test-env] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# The two registries are named by their subdirectory: "http" (plain) and "tls".
-reg_port() { if [ "$1" = tls ]; then echo "$TLS_PORT"; else echo "$PORT"; fi; }
-reg_url() { if [ "$1" = tls ]; then echo "https://$HOST:$TLS_PORT"; else echo "http://$HOST:$PORT"; fi; }
+# The registries are named by their subdirectory: "http" (plain), "tls" and "ref" (plain,
+# with the referrers API).
+reg_port() { case $1 in tls) echo "$TLS_PORT" ;; ref) echo "$REF_PORT" ;; *) echo "$PORT" ;; esac; }
+reg_url() { if [ "$1" = tls ]; then echo "https://$HOST:$TLS_PORT"; else echo "http://$HOST:$(reg_port "$1")"; fi; }
 rcurl() { # rcurl http|tls CURL_ARGS...
   local r=$1; shift
   if [ "$r" = tls ]; then
@@ -89,25 +95,43 @@ apt_trixie() {
   timeout 300 apt-get -qq "${APT_O[@]}" update >/dev/null
 }
 
-# go-containerregistry's in-memory registry (pkg/registry), for throughput benchmarks: its
-# per-request CPU cost is far below distribution's. Source from trixie's -dev package,
-# built with bookworm's golang-go in GOPATH mode (the package imports only the stdlib
-# and ggcr itself). Listens on $GGCR_PORT.
+# go-containerregistry's pkg/registry, built from trixie's -dev package (source) with
+# bookworm's golang-go in GOPATH mode: the package imports only the stdlib and ggcr
+# itself, so no module proxy is needed.
+ggcr_prereqs() { # installs golang-go and unpacks the ggcr source into $CACHE/ggcr-src
+  local src="$CACHE/ggcr-src"
+  if ! command -v go > /dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go > /dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go > /dev/null; }
+  fi
+  if [ ! -d "$src/usr/share/gocode" ]; then
+    [ -n "${APT_O+x}" ] || apt_trixie
+    rm -f "$CACHE/apt-trixie/dl/"golang-github-google-go-containerregistry-dev_*.deb
+    (cd "$CACHE/apt-trixie/dl" && timeout 300 apt-get -qq "${APT_O[@]}" download golang-github-google-go-containerregistry-dev > /dev/null)
+    rm -rf "$src"; dpkg-deb -x "$CACHE/apt-trixie/dl/"golang-github-google-go-containerregistry-dev_*.deb "$src"
+  fi
+}
+
+ggcr_build() { # ggcr_build BIN: builds the Go program on stdin against ggcr into BIN
+  local out=$1 b; ggcr_prereqs
+  b=$(mktemp -d "$CACHE/ggcr-build.XXXXXX"); mkdir -p "$b/src/main"
+  cat > "$b/src/main/main.go"
+  # No -trimpath and cgo as installed: then Debian's precompiled stdlib is reused and a
+  # cold build takes ~2 s instead of ~30 s. Without a C compiler cgo must be off (Go 1.19
+  # would try to rebuild net with gcc), which costs the stdlib rebuild once (GOCACHE).
+  local cgo=0; command -v gcc > /dev/null && cgo=1
+  (cd "$b/src/main" && GO111MODULE=off GOFLAGS= CGO_ENABLED=$cgo GOPATH="$b:$CACHE/ggcr-src/usr/share/gocode" \
+     GOCACHE="$CACHE/go-cache" go build -ldflags=-s -o "$out.tmp" .) || { rm -rf "$b"; die "building $out failed"; }
+  mv -f "$out.tmp" "$out"; rm -rf "$b"
+}
+
+# The plain in-memory registry, for throughput benchmarks: its per-request CPU cost is
+# far below distribution's. Listens on $GGCR_PORT.
 cmd_ggcr() {
-  local bin="$CACHE/bin/ggcr-registry" src="$CACHE/ggcr-src"
+  local bin="$CACHE/bin/ggcr-registry"
+  mkdir -p "$CACHE/bin"
   if [ ! -x "$bin" ]; then
-    if ! command -v go > /dev/null; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go > /dev/null \
-        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go > /dev/null; }
-    fi
-    if [ ! -d "$src/usr/share/gocode" ]; then
-      [ -n "${APT_O+x}" ] || apt_trixie
-      rm -f "$CACHE/apt-trixie/dl/"golang-github-google-go-containerregistry-dev_*.deb
-      (cd "$CACHE/apt-trixie/dl" && timeout 300 apt-get -qq "${APT_O[@]}" download golang-github-google-go-containerregistry-dev > /dev/null)
-      rm -rf "$src"; dpkg-deb -x "$CACHE/apt-trixie/dl/"golang-github-google-go-containerregistry-dev_*.deb "$src"
-    fi
-    local b; b=$(mktemp -d "$CACHE/ggcr-build.XXXXXX"); mkdir -p "$b/src/ggcrregistry"
-    cat > "$b/src/ggcrregistry/main.go" <<'GO'
+    ggcr_build "$bin" <<'GO'
 // A plain in-memory OCI registry for benchmarks: go-containerregistry's pkg/registry.
 package main
 
@@ -124,9 +148,6 @@ func main() {
 	log.Fatal(http.ListenAndServe(os.Args[1], registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
 }
 GO
-    (cd "$b/src/ggcrregistry" && GO111MODULE=off GOPATH="$b:$src/usr/share/gocode" GOCACHE="$CACHE/go-cache" go build -o "$bin" .) \
-      || die "building the ggcr registry failed"
-    rm -rf "$b"
   fi
   mkdir -p "$DIR/ggcr"
   if curl -fs "http://$HOST:$GGCR_PORT/v2/" > /dev/null 2>&1; then log "ggcr registry already up on $HOST:$GGCR_PORT"; return; fi
@@ -136,6 +157,290 @@ GO
   curl -fs "http://$HOST:$GGCR_PORT/v2/" > /dev/null || die "ggcr registry did not start"
   log "ggcr in-memory registry on $HOST:$GGCR_PORT"
 }
+
+# "refreg": ggcr's in-memory registry with WithReferrersSupport(true), behind a wrapper
+# that serves the referrers API per the distribution spec v1.1 (ggcr alone reports
+# config.mediaType as artifactType, drops annotations, ignores ?artifactType=, answers
+# in random order and sends no OCI-Subject). Listens on $REF_PORT, plain HTTP.
+REFREG_BIN="$CACHE/bin/ggcr-refreg"
+refreg_src() {
+  cat <<'GO'
+// refreg: an in-memory OCI registry with a spec-correct OCI 1.1 referrers API, for
+// signet's tests. Blobs, manifests and tags are go-containerregistry's pkg/registry
+// (with WithReferrersSupport); this wrapper does what that package's referrers
+// endpoint does not do per the distribution spec v1.1:
+//
+//   - artifactType is the manifest's own artifactType, else its config.mediaType;
+//   - descriptor annotations are copied from the manifest;
+//   - ?artifactType= filters the list and sets "OCI-Filters-Applied: artifactType";
+//   - entries are sorted by digest; an unknown repository is an empty list, not a 404;
+//   - a manifest PUT with a subject answers 201 with "OCI-Subject: <subject digest>";
+//   - a PUT by digest must hash to that digest.
+//
+// Deleting a manifest by digest removes it from ggcr's store, and so from the lists.
+//
+// Usage: ggcr-refreg HOST:PORT
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+const (
+	indexType       = "application/vnd.oci.image.index.v1+json"
+	maxManifestSize = 4 << 20
+)
+
+var digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+
+type descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	Digest       string            `json:"digest"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+type index struct {
+	SchemaVersion int          `json:"schemaVersion"`
+	MediaType     string       `json:"mediaType"`
+	Manifests     []descriptor `json:"manifests"`
+}
+
+// The parts of a manifest the referrers API reports.
+type referrerFields struct {
+	MediaType    string `json:"mediaType"`
+	ArtifactType string `json:"artifactType"`
+	Config       struct {
+		MediaType string `json:"mediaType"`
+	} `json:"config"`
+	Subject *struct {
+		Digest string `json:"digest"`
+	} `json:"subject"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+type server struct{ inner http.Handler }
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string][]map[string]string{
+		"errors": {{"code": code, "message": message}},
+	})
+}
+
+// route splits /v2/<name>/<kind>/<reference>.
+func route(path string) (name, kind, ref string, ok bool) {
+	if !strings.HasPrefix(path, "/v2/") {
+		return "", "", "", false
+	}
+	parts := strings.Split(strings.TrimPrefix(path, "/v2/"), "/")
+	if len(parts) < 3 {
+		return "", "", "", false
+	}
+	n := len(parts)
+	return strings.Join(parts[:n-2], "/"), parts[n-2], parts[n-1], true
+}
+
+// call runs a request against the wrapped registry and returns its recorded answer.
+func (s *server) call(orig *http.Request, method, path string, body []byte) *httptest.ResponseRecorder {
+	r := orig.Clone(orig.Context())
+	r.Method = method
+	r.URL = &url.URL{Path: path}
+	r.RequestURI = path
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	rec := httptest.NewRecorder()
+	s.inner.ServeHTTP(rec, r)
+	return rec
+}
+
+func forward(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, kind, ref, ok := route(r.URL.Path)
+	switch {
+	case ok && kind == "referrers" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.referrers(w, r, name, ref)
+	case ok && kind == "manifests" && r.Method == http.MethodPut:
+		s.putManifest(w, r, name, ref)
+	default:
+		s.inner.ServeHTTP(w, r)
+	}
+}
+
+func (s *server) putManifest(w http.ResponseWriter, r *http.Request, name, ref string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestSize+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading the body: "+err.Error())
+		return
+	}
+	if len(body) > maxManifestSize {
+		writeError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "manifest over 4 MiB")
+		return
+	}
+	sum := sha256.Sum256(body)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	if strings.Contains(ref, ":") && ref != digest {
+		writeError(w, http.StatusBadRequest, "DIGEST_INVALID", "the manifest's sha256 is "+digest+", not "+ref)
+		return
+	}
+	var f referrerFields
+	if err := json.Unmarshal(body, &f); err != nil {
+		writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "not JSON: "+err.Error())
+		return
+	}
+	rec := s.call(r, http.MethodPut, "/v2/"+name+"/manifests/"+ref, body)
+	if rec.Code == http.StatusCreated && f.Subject != nil && f.Subject.Digest != "" {
+		rec.Header().Set("OCI-Subject", f.Subject.Digest)
+	}
+	forward(w, rec)
+}
+
+func (s *server) referrers(w http.ResponseWriter, r *http.Request, name, subject string) {
+	if !digestRE.MatchString(subject) {
+		writeError(w, http.StatusBadRequest, "DIGEST_INVALID", "not a digest: "+subject)
+		return
+	}
+	list := index{SchemaVersion: 2, MediaType: indexType, Manifests: []descriptor{}}
+	rec := s.call(r, http.MethodGet, "/v2/"+name+"/referrers/"+subject, nil)
+	switch rec.Code {
+	case http.StatusOK:
+		var found index
+		if err := json.Unmarshal(rec.Body.Bytes(), &found); err != nil {
+			writeError(w, http.StatusInternalServerError, "UNKNOWN", "inner referrers list: "+err.Error())
+			return
+		}
+		for _, d := range found.Manifests {
+			m := s.call(r, http.MethodGet, "/v2/"+name+"/manifests/"+d.Digest, nil)
+			if m.Code != http.StatusOK {
+				continue // deleted since the list was made
+			}
+			var f referrerFields
+			if json.Unmarshal(m.Body.Bytes(), &f) != nil || f.Subject == nil || f.Subject.Digest != subject {
+				continue
+			}
+			at := f.ArtifactType
+			if at == "" {
+				at = f.Config.MediaType
+			}
+			mt := m.Header().Get("Content-Type")
+			if mt == "" {
+				mt = f.MediaType
+			}
+			list.Manifests = append(list.Manifests, descriptor{
+				MediaType:    mt,
+				Digest:       d.Digest,
+				Size:         int64(m.Body.Len()),
+				ArtifactType: at,
+				Annotations:  f.Annotations,
+			})
+		}
+	case http.StatusNotFound: // unknown repository: nothing refers to anything in it
+	default:
+		forward(w, rec)
+		return
+	}
+	if want, filtered := r.URL.Query()["artifactType"]; filtered {
+		kept := list.Manifests[:0]
+		for _, d := range list.Manifests {
+			for _, t := range want {
+				if d.ArtifactType == t {
+					kept = append(kept, d)
+					break
+				}
+			}
+		}
+		list.Manifests = kept
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	sort.Slice(list.Manifests, func(i, j int) bool { return list.Manifests[i].Digest < list.Manifests[j].Digest })
+	out, err := json.Marshal(list)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", indexType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(out)
+	}
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		log.Fatal("usage: ggcr-refreg HOST:PORT")
+	}
+	inner := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
+	log.Printf("refreg listening on %s", os.Args[1])
+	log.Fatal(http.ListenAndServe(os.Args[1], &server{inner: inner}))
+}
+GO
+}
+
+# The cached binary is rebuilt when the wrapper's source (or the Go version) changes.
+refreg_build() {
+  local want; want=$( { refreg_src; go version 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)
+  if [ -x "$REFREG_BIN" ] && [ "$(cat "$REFREG_BIN.src-sha256" 2>/dev/null)" = "$want" ]; then return; fi
+  local t0=$SECONDS
+  mkdir -p "$CACHE/bin"
+  refreg_src | ggcr_build "$REFREG_BIN"
+  # go may have just been installed: hash again so the next run finds the same key.
+  { refreg_src; go version; } | sha256sum | cut -d' ' -f1 > "$REFREG_BIN.src-sha256"
+  log "refreg: built $REFREG_BIN in $((SECONDS - t0)) s"
+}
+
+refreg_cmd() { printf '%s %s:%s ' "$REFREG_BIN" "$HOST" "$REF_PORT"; }
+refreg_pid_ours() {
+  local f="$DIR/ref/registry.pid" pid
+  [ -s "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null && return 1
+  [ "$(tr '\0' ' ' < "/proc/$pid/cmdline")" = "$(refreg_cmd)" ]
+}
+
+cmd_refreg() {
+  refreg_build
+  mkdir -p "$DIR/ref"
+  if refreg_pid_ours && reg_up ref; then log "ref registry already running (pid $(cat "$DIR/ref/registry.pid")) at $(reg_url ref)"; return; fi
+  port_busy "$REF_PORT" && die "port $REF_PORT is taken by something that is not our referrers registry (choose another with SIGNET_REFERRERS_REG_PORT)"
+  setsid "$REFREG_BIN" "$HOST:$REF_PORT" >> "$DIR/ref/registry.err" 2>&1 < /dev/null &
+  echo $! > "$DIR/ref/registry.pid"
+  local _
+  for _ in $(seq 1 200); do
+    reg_up ref && break
+    refreg_pid_ours || { tail -5 "$DIR/ref/registry.err" >&2; die "ref registry exited"; }
+    sleep 0.05
+  done
+  reg_up ref || die "ref registry did not answer on $(reg_url ref)/v2/"
+  log "ref registry (referrers API) started (pid $(cat "$DIR/ref/registry.pid")) at $(reg_url ref)"
+}
+
 cmd_tools() {
   # cosign/oras are packaged in trixie only; their .debs need just libc6 >= 2.34 (bookworm: 2.36).
   # Debian's cosign is built without version ldflags ("GitVersion: devel"), so the version
@@ -263,6 +568,7 @@ cmd_start() {
   touch "$DIR/.signet-test-env"  # marker: stop --purge only deletes dirs that carry it
   start_one http
   start_one tls
+  cmd_refreg
 }
 
 cmd_status() {
@@ -270,6 +576,7 @@ cmd_status() {
   for r in http tls; do
     if reg_pid_ours "$r" && reg_up "$r"; then echo "$r: up at $(reg_url "$r")"; else echo "$r: down"; rc=1; fi
   done
+  if refreg_pid_ours && reg_up ref; then echo "ref: up at $(reg_url ref) (referrers API)"; else echo "ref: down"; rc=1; fi
   return $rc
 }
 
@@ -295,6 +602,13 @@ cmd_stop() {
     fi
     rm -f "$DIR/ggcr/pid"
   fi
+  if refreg_pid_ours; then
+    pid=$(cat "$DIR/ref/registry.pid"); kill "$pid"
+    for _ in $(seq 1 100); do refreg_pid_ours || break; sleep 0.05; done
+    if refreg_pid_ours; then kill -9 "$pid"; fi
+    log "stopped ref registry (pid $pid)"
+  fi
+  rm -f "$DIR/ref/registry.pid"
   if [ "${1:-}" = --purge ] && [ -d "$DIR" ]; then
     [ -e "$DIR/.signet-test-env" ] || die "refusing to delete $DIR: not created by this script"
     rm -rf "$DIR"; log "purged $DIR"
@@ -431,6 +745,8 @@ push_all() {
   # "registry repo:tag digest" lines: the fixtures the tests rely on.
   while read -r r repo d; do
     tag=${repo#*:}; repo=${repo%:*}
+    # The referrers registry is in memory: re-pushed whenever it runs (after `start`).
+    if [ "$r" = ref ] && ! reg_up ref; then continue; fi
     push_tree "$r" "$repo" "$tag" "$d"
   done <<LIST
 http demo/app:v1 $A
@@ -440,6 +756,11 @@ http demo/other:v1 $B
 http demo/multi:v1 $I
 tls demo/app:v1 $A
 tls demo/other:v1 $B
+ref demo/app:v1 $A
+ref demo/app:latest $A
+ref demo/app:v2 $B
+ref demo/other:v1 $B
+ref demo/multi:v1 $I
 LIST
   log "pushed: A=$A B=$B index=$I"
 }
@@ -520,12 +841,62 @@ PY
   log "many: pushed $n images to $HOST:$PORT/$repo, list in $DIR/many.txt"
 }
 
+# --------------------------------------------------------------------- oracles
+# Reference verifiers for the differential tests (crates/signet-conformance/tests/oracles.rs)
+# and bench/bundles.py: sigstore-python from PyPI in a venv, and sigstore-js's
+# @sigstore/verify from npm, both cached under $CACHE/oracles and pinned (the versions of
+# shared/spec/sigstore-interop.md). Their caches and TUF data go to scratch XDG dirs there,
+# never to $HOME. Nothing here needs the network once installed.
+ORACLE_PY_PKG="sigstore==4.5.1"
+ORACLE_JS_PKGS=(@sigstore/verify@4.1.3 @sigstore/bundle@5.0.1 @sigstore/protobuf-specs@0.5.2)
+oracle_env() { # the scratch dirs every oracle command runs with
+  XDG_CACHE_HOME="$CACHE/oracles/xdg-cache" XDG_DATA_HOME="$CACHE/oracles/xdg-data" \
+    PIP_CACHE_DIR="$CACHE/oracles/pip-cache" npm_config_cache="$CACHE/oracles/npm-cache" "$@"
+}
+cmd_oracles() {
+  local o="$CACHE/oracles" t0 t1
+  mkdir -p "$o/xdg-cache" "$o/xdg-data"
+  t0=$(date +%s%N)
+  if [ "$(cat "$o/py/.signet-pkg" 2>/dev/null)" != "$ORACLE_PY_PKG" ]; then
+    command -v python3 > /dev/null || die "oracles: python3 missing"
+    rm -rf "$o/py"
+    if ! python3 -m venv "$o/py" > /dev/null 2>&1; then
+      # Debian's python3 keeps venv (ensurepip) in a separate package.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv > /dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv > /dev/null; }
+      rm -rf "$o/py"; python3 -m venv "$o/py" || die "oracles: python3 -m venv failed"
+    fi
+    oracle_env "$o/py/bin/pip" install -q --disable-pip-version-check --no-input "$ORACLE_PY_PKG" \
+      || die "oracles: pip install $ORACLE_PY_PKG failed"
+    echo "$ORACLE_PY_PKG" > "$o/py/.signet-pkg"
+  fi
+  if [ "$(cat "$o/js/.signet-pkgs" 2>/dev/null)" != "${ORACLE_JS_PKGS[*]}" ]; then
+    command -v npm > /dev/null || die "oracles: npm missing"
+    rm -rf "$o/js"; mkdir -p "$o/js"
+    printf '{"name":"signet-oracles","private":true}\n' > "$o/js/package.json"
+    # The packages declare node >= 22; the verify API works on node 20 (EBADENGINE is a warning).
+    oracle_env npm install --prefix "$o/js" --save-exact --no-audit --no-fund --loglevel=error \
+      "${ORACLE_JS_PKGS[@]}" > /dev/null 2>&1 || die "oracles: npm install ${ORACLE_JS_PKGS[*]} failed"
+    echo "${ORACLE_JS_PKGS[*]}" > "$o/js/.signet-pkgs"
+  fi
+  # Both must load, offline.
+  oracle_env "$o/py/bin/sigstore" --version > /dev/null 2>&1 || die "oracles: $o/py/bin/sigstore does not run"
+  (cd "$o/js" && node -e 'require("@sigstore/verify"); require("@sigstore/bundle"); require("@sigstore/protobuf-specs")') \
+    || die "oracles: @sigstore/verify does not load with $(node --version)"
+  t1=$(date +%s%N)
+  log "oracles: $("$o/py/bin/sigstore" --version 2>&1 | tr -d '\n'), ${ORACLE_JS_PKGS[*]} in $o ($(( (t1 - t0) / 1000000 )) ms)"
+}
+
 # ------------------------------------------------------------------------- env
 cmd_env() {
   local cosign="$CACHE/bin/cosign" oras="$CACHE/bin/oras" a b multi
   a=$(layout_digest a); b=$(layout_digest b); multi=$(layout_digest multi)
   [ -x "$cosign" ] || cosign=""   # empty = not fetched; tests should skip
   [ -x "$oras" ] || oras=""
+  local sigpy="$CACHE/oracles/py/bin/python" sigjs="$CACHE/oracles/js/node_modules"
+  [ -x "$CACHE/oracles/py/bin/sigstore" ] || sigpy=""   # empty = no oracles; tests skip
+  [ -d "$sigjs/@sigstore/verify" ] || sigjs=""
+  local referrers=""; reg_up ref && referrers=$HOST:$REF_PORT   # empty = not running; tests skip
   mkdir -p "$DIR"
   cat > "$DIR/env.sh" <<ENV
 export SIGNET_TEST_DIR=$DIR
@@ -542,13 +913,16 @@ export SIGNET_TEST_IMG_B_DIGEST=$b
 export SIGNET_TEST_IMG_INDEX_DIGEST=$multi
 export SIGNET_TEST_COSIGN=$cosign
 export SIGNET_TEST_ORAS=$oras
+export SIGNET_TEST_SIGSTORE_PYTHON=$sigpy
+export SIGNET_TEST_SIGSTORE_JS=$sigjs
+export SIGNET_TEST_REFERRERS_REGISTRY=$referrers
 ENV
   cat "$DIR/env.sh"
 }
 
 cmd_up() {
   local step t0 t1
-  for step in deps tools start images push env; do
+  for step in deps tools start images push oracles env; do
     t0=$(date +%s%N); "cmd_$step"; t1=$(date +%s%N)
     log "$step: $(( (t1 - t0) / 1000000 )) ms"
   done
@@ -564,6 +938,8 @@ case ${1:-} in
   reset-images) cmd_push ;;
   many) cmd_many "${2:-}" "${3:-demo/many}" ;;
   ggcr) cmd_ggcr ;;
+  refreg) cmd_refreg ;;
+  oracles) cmd_oracles ;;
   env) cmd_env ;;
   up) cmd_up ;;
   stop) cmd_stop "${2:-}" ;;

@@ -147,6 +147,10 @@ pub(crate) struct SignArgs {
     /// Push the signature (accepted for cosign compatibility; must stay true).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
     pub(crate) upload: bool,
+    /// Write cosign v3's format: a Sigstore bundle (DSSE in-toto statement) stored as an
+    /// OCI 1.1 referrer of the image, instead of appending to `sha256-<hex>.sig`.
+    #[arg(long, visible_alias = "bundle-format", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::value_parser!(bool))]
+    pub(crate) new_bundle_format: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     /// Images: registry references or oci:PATH[:TAG].
@@ -194,9 +198,19 @@ pub(crate) struct VerifyArgs {
     /// Check the claims in the payload (digest and annotations).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
     pub(crate) check_claims: bool,
-    /// Skip transparency-log verification (accepted; key-based verification uses no log yet).
+    /// Skip transparency-log verification. Legacy `.sig` signatures are checked without
+    /// a log either way; key-based bundles with no tlog entry or timestamp (`signet sign
+    /// --new-bundle-format`, cosign `--tlog-upload=false`) are accepted only with it.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::value_parser!(bool))]
     pub(crate) insecure_ignore_tlog: bool,
+    /// Look for Sigstore bundles stored as OCI 1.1 referrers first (cosign v3), then
+    /// the `.sig` signatures; `=false` reads only `.sig`.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) new_bundle_format: bool,
+    /// A trusted_root.json for bundles' tlog entries, timestamps and certificates
+    /// (default: the embedded public-good root).
+    #[arg(long)]
+    pub(crate) trusted_root: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) identity: IdentityArgs,
     /// How many signature layers of one image to fetch at once.

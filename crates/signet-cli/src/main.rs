@@ -5,6 +5,7 @@
 //! matching signatures, 13 no certificate; 1 for everything else).
 
 mod blob;
+mod bundles;
 mod cli;
 mod exit;
 mod identity;

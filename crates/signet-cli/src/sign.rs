@@ -1,8 +1,12 @@
-//! `signet sign`.
+//! `signet sign`: cosign's legacy `.sig` signatures by default, or with
+//! `--new-bundle-format` cosign v3's Sigstore bundles stored as OCI 1.1 referrers.
 
 use anyhow::{Context, Result, bail};
 use signet_formats::ImageLocation;
 use signet_formats::cosign::ManifestFlavor;
+use signet_formats::sigstore::UnixTime;
+use signet_oci::referrers::ReferrersSource;
+use signet_sign::referrer::sign_image_referrers;
 use signet_sign::{Outcome, Recursion, SignOptions, sign_image};
 
 use crate::cli::SignArgs;
@@ -25,6 +29,11 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
         targets.push(registry::open(image, &client).with_context(|| format!("image {image}"))?);
     }
     let key = keys::load_private_key(key_ref).await?;
+    if args.new_bundle_format && args.tlog_upload {
+        eprintln!(
+            "Note: no transparency log is configured for key-based signing; the bundles have no tlog entry (verify with --key and --insecure-ignore-tlog)"
+        );
+    }
     let options = SignOptions {
         annotations: args.annotations.iter().cloned().collect(),
         flavor: if std::env::var("COSIGN_DOCKER_MEDIA_TYPES").is_ok_and(|v| v == "1" || v == "true")
@@ -57,6 +66,26 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
         }
         let signatures = registry::signature_store(store)?;
         eprintln!("Pushing signature to: {}", signatures.name());
+        if args.new_bundle_format {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            for signed in
+                sign_image_referrers(&signatures, &resolved, &key, &options, UnixTime(now)).await?
+            {
+                let via = match &signed.source {
+                    ReferrersSource::Api => "the referrers API".to_owned(),
+                    ReferrersSource::FallbackTag(t) => format!("fallback tag {t}"),
+                };
+                eprintln!(
+                    "Signed {} (bundle referrer {}@{}, listed by {via})",
+                    signed.image,
+                    signatures.name(),
+                    signed.manifest
+                );
+            }
+            continue;
+        }
         for signed in sign_image(store, &signatures, &resolved, &key, &options).await? {
             match signed.outcome {
                 Outcome::Appended { .. } => eprintln!("Signed {} ({})", signed.image, signed.tag),

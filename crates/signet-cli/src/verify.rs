@@ -1,5 +1,6 @@
-//! `signet verify`: cosign's legacy `.sig` verification, with cosign's stdout, stderr
-//! header and exit codes, and a reason for every rejected signature.
+//! `signet verify`: Sigstore bundles stored as OCI 1.1 referrers first (cosign v3, see
+//! [`crate::bundles`]), then cosign's legacy `.sig` signatures, with cosign's stdout,
+//! stderr header and exit codes, and a reason for every rejected signature.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use signet_verify::{
     Authority, Candidate, ClaimCheck, Policy, VerifiedSignature, VerifyError, verify_image,
 };
 
+use crate::bundles::{self, BundleCheck, Bundles};
 use crate::cli::{Output, VerifyArgs};
 use crate::exit::{self, Failure};
 use crate::identity::{self, Expected};
@@ -37,6 +39,21 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
             ClaimCheck::DangerSkip
         },
     };
+    let bundle_check = if args.new_bundle_format {
+        let bundle_policy = match &policy.authority {
+            Authority::Key(key) => signet_verify::bundle::Policy::Key(key.clone()),
+            Authority::Keyless(matcher) => signet_verify::bundle::Policy::Identity(matcher.clone()),
+        };
+        Some(BundleCheck::new(
+            bundle_policy,
+            policy.annotations.clone(),
+            policy.claims == ClaimCheck::Enforce,
+            args.insecure_ignore_tlog,
+            args.trusted_root.clone(),
+        )?)
+    } else {
+        None
+    };
     let client = registry::client(&args.registry)?;
     let mut parsed = Vec::with_capacity(args.images.len());
     for image in &args.images {
@@ -51,14 +68,17 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
 
     let workers = args.max_workers.max(1);
     let policy = Arc::new(policy);
+    let bundle_check = Arc::new(bundle_check);
     // Each image is its own task, so that signature checks (most of signet's CPU time)
     // run on every worker thread rather than inside one polling task.
     let results: Vec<Result<(String, Vec<VerifiedSignature>)>> =
         stream::iter(parsed.iter().cloned())
             .map(|(image, location)| {
                 let (client, policy) = (client.clone(), policy.clone());
+                let bundle_check = bundle_check.clone();
                 tokio::spawn(async move {
-                    verify_one(&client, &image, &location, &policy, workers).await
+                    let check = bundle_check.as_ref().as_ref();
+                    verify_one(&client, &image, &location, &policy, check, workers).await
                 })
             })
             .buffered(IMAGE_CONCURRENCY)
@@ -112,17 +132,60 @@ async fn verify_one(
     image: &str,
     location: &ImageLocation,
     policy: &Policy,
+    bundle_check: Option<&BundleCheck>,
     workers: usize,
 ) -> Result<(String, Vec<VerifiedSignature>)> {
     let (store, reference) = signet_oci::ImageStore::open(location, client)?;
     let (name, digest) = registry::resolve(image, location, &store, &reference).await?;
     let signatures = registry::signature_store(&store)?;
-    let Some(sigs) = read_attachment(&signatures, &digest, Attachment::Signature).await? else {
-        return Err(Failure {
-            code: exit::NO_SIGNATURES,
-            message: format!("no signatures found for {name} ({digest})"),
+    // Bundles first (cosign v3); the `.sig` manifest is read at the same time, since it
+    // is needed whenever no bundle verifies.
+    let legacy = read_attachment(&signatures, &digest, Attachment::Signature);
+    let (bundles, legacy) = match bundle_check {
+        Some(check) => {
+            tokio::join!(
+                bundles::verify(&signatures, &name, &digest, check, workers),
+                legacy
+            )
         }
-        .into());
+        None => (Bundles::None { note: None }, legacy.await),
+    };
+    let (bundle_rejections, bundle_note) = match bundles {
+        Bundles::Verified(v) => return Ok((name, v)),
+        Bundles::Rejected(reasons) => (reasons, None),
+        Bundles::None { note } => (Vec::new(), note),
+    };
+    let no_legacy = |legacy_error: Option<String>| -> anyhow::Error {
+        if bundle_rejections.is_empty() {
+            let mut message = format!("no signatures found for {name} ({digest})");
+            for note in bundle_note.iter().chain(legacy_error.iter()) {
+                message.push_str(&format!("; {note}"));
+            }
+            Failure {
+                code: exit::NO_SIGNATURES,
+                message,
+            }
+            .into()
+        } else {
+            let mut reasons: Vec<String> =
+                bundle_rejections.iter().map(|r| format!("  {r}")).collect();
+            reasons.extend(legacy_error.map(|e| format!("  .sig: {e}")));
+            Failure {
+                code: exit::NO_MATCHING_SIGNATURES,
+                message: format!(
+                    "no matching signatures for {name} ({digest}):\n{}",
+                    reasons.join("\n")
+                ),
+            }
+            .into()
+        }
+    };
+    let sigs = match legacy {
+        Ok(Some(sigs)) => sigs,
+        Ok(None) => return Err(no_legacy(None)),
+        // With bundles rejected, say why they were, and why `.sig` could not be read.
+        Err(e) if !bundle_rejections.is_empty() => return Err(no_legacy(Some(e.to_string()))),
+        Err(e) => return Err(e.into()),
     };
     // The payloads cosign and signet write for this image, with and without the
     // required annotations: layers holding exactly these bytes need no download.
@@ -149,7 +212,11 @@ async fn verify_one(
     match verify_image(policy, &digest, &candidates) {
         Ok(v) => Ok((name, v)),
         Err(VerifyError::NoMatchingSignatures { rejections }) => {
-            let reasons: Vec<String> = rejections.iter().map(|r| format!("  {r}")).collect();
+            let reasons: Vec<String> = bundle_rejections
+                .iter()
+                .map(|r| format!("  {r}"))
+                .chain(rejections.iter().map(|r| format!("  {r}")))
+                .collect();
             Err(Failure {
                 code: exit::NO_MATCHING_SIGNATURES,
                 message: format!(

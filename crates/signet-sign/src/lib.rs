@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod referrer;
 
 use std::collections::BTreeMap;
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderMap, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 use signet_formats::manifest::Descriptor;
 use signet_formats::{Digest, MANIFEST_ACCEPT, MediaType, Repository, Tag};
@@ -120,6 +120,53 @@ pub struct FetchedManifest {
     pub media_type: MediaType,
     /// The digest of `bytes` (sha256, or the algorithm of the digest asked for).
     pub digest: Digest,
+}
+
+/// The outcome of [`RegistryClient::put_manifest_if_match`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutManifest {
+    /// The registry stored it.
+    Stored {
+        /// The sha256 of the bytes.
+        digest: Digest,
+        /// The `OCI-Subject` header: a registry with the referrers API sends it when
+        /// the manifest has a `subject`.
+        subject: Option<Digest>,
+    },
+    /// 412: the `If-Match` ETag no longer matched.
+    PreconditionFailed,
+}
+
+/// The answer to [`RegistryClient::get_referrers`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReferrersResponse {
+    /// The registry has the referrers API: the index it returned (not yet parsed).
+    Index {
+        /// The response body, at most `max_manifest_bytes`.
+        bytes: Vec<u8>,
+        /// `OCI-Filters-Applied` names `artifactType`: the server applied the filter.
+        artifact_type_filtered: bool,
+    },
+    /// No referrers API (404, 400, or a 200 that is not an OCI index): the caller
+    /// reads the `sha256-<hex>` fallback tag instead.
+    Unsupported {
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// Percent-encodes a query value (everything but RFC 3986 unreserved characters;
+/// `+` and `/` in media types must not reach the server as a space or a separator).
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// An OCI registry client. Cheap to clone; clones share connections, learnt auth,
@@ -324,6 +371,19 @@ impl RegistryClient {
         repo: &Repository,
         reference: &str,
     ) -> Result<Option<FetchedManifest>, RegistryError> {
+        Ok(self
+            .get_manifest_with_etag(repo, reference)
+            .await?
+            .map(|(m, _)| m))
+    }
+
+    /// [`RegistryClient::get_manifest`], plus the response's `ETag` when the registry
+    /// sent one (for a conditional PUT with [`RegistryClient::put_manifest_if_match`]).
+    pub async fn get_manifest_with_etag(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<(FetchedManifest, Option<String>)>, RegistryError> {
         let reference = ManifestRef::parse(reference)?;
         let req = Prepared {
             method: Method::GET,
@@ -331,6 +391,7 @@ impl RegistryClient {
             accept: Some(MANIFEST_ACCEPT),
             content_type: None,
             body: None,
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Pull, &req).await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -343,6 +404,7 @@ impl RegistryClient {
         let url = display_url(resp.url());
         let claimed = content_digest(resp.headers());
         let content_type = manifest_content_type(resp.headers());
+        let etag = header_str(resp.headers(), ETAG.as_str()).map(str::to_owned);
         let bytes = read_limited(
             resp,
             self.inner.config.max_manifest_bytes,
@@ -372,11 +434,14 @@ impl RegistryClient {
             });
         }
         let media_type = content_type.unwrap_or_else(|| sniff_media_type(&bytes));
-        Ok(Some(FetchedManifest {
-            bytes,
-            media_type,
-            digest,
-        }))
+        Ok(Some((
+            FetchedManifest {
+                bytes,
+                media_type,
+                digest,
+            },
+            etag,
+        )))
     }
 
     /// HEADs a manifest: its descriptor from `Content-Type`, `Content-Length` and
@@ -394,6 +459,7 @@ impl RegistryClient {
             accept: Some(MANIFEST_ACCEPT),
             content_type: None,
             body: None,
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Pull, &req).await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -440,6 +506,36 @@ impl RegistryClient {
         media_type: &MediaType,
         bytes: &[u8],
     ) -> Result<Digest, RegistryError> {
+        match self
+            .put_manifest_if_match(repo, reference, media_type, bytes, None)
+            .await?
+        {
+            PutManifest::Stored { digest, .. } => Ok(digest),
+            // Only a conditional PUT can fail its precondition.
+            PutManifest::PreconditionFailed => Err(RegistryError::InvalidResponse {
+                url: format!(
+                    "{}/v2/{}/manifests/{reference}",
+                    repo.registry(),
+                    repo.path()
+                ),
+                reason: "412 Precondition Failed to a PUT without If-Match".to_owned(),
+            }),
+        }
+    }
+
+    /// [`RegistryClient::put_manifest`] with `If-Match: if_match` when given (an ETag
+    /// from [`RegistryClient::get_manifest_with_etag`]). A registry that honours it
+    /// answers 412 when the manifest changed since: [`PutManifest::PreconditionFailed`].
+    /// Most registries ignore `If-Match` on manifests, so it narrows races but does not
+    /// close them.
+    pub async fn put_manifest_if_match(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &MediaType,
+        bytes: &[u8],
+        if_match: Option<&str>,
+    ) -> Result<PutManifest, RegistryError> {
         let parsed = ManifestRef::parse(reference)?;
         let path = manifest_path(repo, &parsed);
         if let Some(d) = parsed.digest()
@@ -457,8 +553,13 @@ impl RegistryClient {
             accept: None,
             content_type: Some(media_type.as_str()),
             body: Some(bytes),
+            if_match,
         };
         let resp = self.inner.execute(repo, Access::Push, &req).await?;
+        if resp.status() == StatusCode::PRECONDITION_FAILED && if_match.is_some() {
+            let _ = error_message(resp).await;
+            return Ok(PutManifest::PreconditionFailed);
+        }
         if !resp.status().is_success() {
             return Err(unexpected(resp).await);
         }
@@ -472,8 +573,9 @@ impl RegistryClient {
                 expected: claimed,
             });
         }
+        let subject = header_str(resp.headers(), "oci-subject").and_then(|v| v.parse().ok());
         let _ = error_message(resp).await;
-        Ok(digest)
+        Ok(PutManifest::Stored { digest, subject })
     }
 
     /// GETs a blob of at most `max_blob_bytes` (or `limit`, if smaller) and checks it
@@ -493,6 +595,7 @@ impl RegistryClient {
             accept: None,
             content_type: None,
             body: None,
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Pull, &req).await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -539,6 +642,7 @@ impl RegistryClient {
             accept: None,
             content_type: None,
             body: None,
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Push, &head).await?;
         if resp.status().is_success() {
@@ -553,6 +657,7 @@ impl RegistryClient {
             accept: None,
             content_type: None,
             body: None,
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Push, &start).await?;
         if !resp.status().is_success() {
@@ -579,6 +684,7 @@ impl RegistryClient {
             accept: None,
             content_type: Some("application/octet-stream"),
             body: Some(bytes),
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Push, &put).await?;
         if !resp.status().is_success() {
@@ -600,6 +706,7 @@ impl RegistryClient {
             accept: None,
             content_type: None,
             body: None,
+            if_match: None,
         };
         let resp = self.inner.execute(repo, Access::Delete, &req).await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -611,6 +718,66 @@ impl RegistryClient {
         }
         let _ = error_message(resp).await;
         Ok(true)
+    }
+
+    /// GETs `/v2/<repo>/referrers/<subject>` (OCI distribution 1.1), with
+    /// `?artifactType=` when `artifact_type` is given, and reads at most
+    /// `max_manifest_bytes`. A 200 whose `Content-Type` is the OCI index type is the
+    /// list; 404, 400 or a 200 of another type mean the registry has no referrers API
+    /// (what go-containerregistry checks). Other statuses are errors.
+    pub async fn get_referrers(
+        &self,
+        repo: &Repository,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<ReferrersResponse, RegistryError> {
+        let mut path = format!("/v2/{}/referrers/{subject}", repo.path());
+        if let Some(t) = artifact_type {
+            path.push_str("?artifactType=");
+            path.push_str(&query_escape(t));
+        }
+        let req = Prepared {
+            method: Method::GET,
+            target: Target::Path(path),
+            accept: Some("application/vnd.oci.image.index.v1+json"),
+            content_type: None,
+            body: None,
+            if_match: None,
+        };
+        let resp = self.inner.execute(repo, Access::Pull, &req).await?;
+        let status = resp.status();
+        let is_index = header_str(resp.headers(), CONTENT_TYPE.as_str())
+            .map(|ct| ct.split(';').next().unwrap_or("").trim())
+            == Some(MediaType::OCI_INDEX.as_str());
+        if status == StatusCode::OK && is_index {
+            let artifact_type_filtered = resp
+                .headers()
+                .get_all("oci-filters-applied")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|f| f.trim() == "artifactType");
+            let bytes = read_limited(
+                resp,
+                self.inner.config.max_manifest_bytes,
+                self.inner.config.request_timeout,
+            )
+            .await?;
+            return Ok(ReferrersResponse::Index {
+                bytes,
+                artifact_type_filtered,
+            });
+        }
+        if matches!(
+            status,
+            StatusCode::OK | StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
+        ) {
+            let _ = error_message(resp).await;
+            return Ok(ReferrersResponse::Unsupported {
+                status: status.as_u16(),
+            });
+        }
+        Err(unexpected(resp).await)
     }
 
     /// HTTP requests this client (and its clones) sent so far, retries and token

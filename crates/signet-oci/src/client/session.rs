@@ -355,6 +355,7 @@ impl Inner {
                     accept: Some("application/json"),
                     content_type: Some("application/x-www-form-urlencoded"),
                     body: Some(form.as_bytes()),
+                    if_match: None,
                 };
                 (req, None)
             }
@@ -373,6 +374,7 @@ impl Inner {
                     accept: Some("application/json"),
                     content_type: None,
                     body: None,
+                    if_match: None,
                 };
                 (req, other.and_then(Credential::basic_header))
             }

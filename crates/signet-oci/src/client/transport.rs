@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, IF_MATCH, RETRY_AFTER,
 };
 use reqwest::{Method, Response, StatusCode, Url};
 use signet_formats::Registry;
@@ -36,6 +36,8 @@ pub(crate) struct Prepared<'a> {
     pub(crate) accept: Option<&'static str>,
     pub(crate) content_type: Option<&'a str>,
     pub(crate) body: Option<&'a [u8]>,
+    /// `If-Match` (an ETag the registry sent), for conditional manifest PUTs.
+    pub(crate) if_match: Option<&'a str>,
 }
 
 /// Why a send produced no HTTP response.
@@ -520,6 +522,9 @@ impl Inner {
         }
         if let Some(ct) = req.content_type {
             b = b.header(CONTENT_TYPE, ct);
+        }
+        if let Some(tag) = req.if_match {
+            b = b.header(IF_MATCH, tag);
         }
         if let Some(secret) = auth {
             let mut v = HeaderValue::from_str(secret.expose()).map_err(|_| SendFailure {
