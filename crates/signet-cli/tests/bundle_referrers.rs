@@ -87,17 +87,7 @@ fn registries(env: &TestEnv) -> Option<Vec<Reg>> {
 }
 
 fn repo_on(reg: &Reg, name: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}/e2e/bundles-{name}-{}-{n}-{nanos}",
-        reg.host,
-        std::process::id()
-    )
+    unique_repo_on(&reg.host, &format!("bundles-{name}"))
 }
 
 fn store(repo: &str) -> ImageStore {

@@ -90,7 +90,7 @@ pub fn sign_dsse(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use signet_crypto::{KeyAlgorithm, PrivateKey};
     use signet_formats::Digest;
@@ -99,7 +99,8 @@ mod tests {
     };
     use signet_verify::bundle::{Artifact, BundleError, BundleVerifier, Policy};
 
-    fn verifier() -> BundleVerifier {
+    /// A verifier with an empty trusted root that accepts key bundles without a log.
+    pub(crate) fn key_only_verifier() -> BundleVerifier {
         let root = TrustedRoot::parse(
             br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
         )
@@ -120,10 +121,10 @@ mod tests {
             let back = Bundle::parse(json.as_bytes()).unwrap();
             assert_eq!(back, bundle);
             let policy = Policy::Key(key.public_key().clone());
-            verifier()
+            key_only_verifier()
                 .verify(&back, Artifact::Bytes(b"hello"), &policy)
                 .unwrap();
-            let err = verifier()
+            let err = key_only_verifier()
                 .verify(&back, Artifact::Bytes(b"hellO"), &policy)
                 .unwrap_err();
             assert!(
@@ -132,7 +133,7 @@ mod tests {
             );
             // Another key is refused.
             let other = PrivateKey::generate(alg).unwrap();
-            let err = verifier()
+            let err = key_only_verifier()
                 .verify(
                     &back,
                     Artifact::Bytes(b"hello"),
@@ -177,7 +178,7 @@ mod tests {
         let bundle = sign_dsse(&key, DSSE_IN_TOTO_PAYLOAD_TYPE, &statement).unwrap();
         let back = Bundle::parse(bundle.to_json_v03().unwrap().as_bytes()).unwrap();
         let policy = Policy::Key(key.public_key().clone());
-        verifier()
+        key_only_verifier()
             .verify(&back, Artifact::Sha256(image.clone()), &policy)
             .unwrap();
         let BundleContent::DsseEnvelope(env) = &back.content else {
@@ -188,7 +189,7 @@ mod tests {
             COSIGN_SIGN_PREDICATE_TYPE
         );
         // The statement names this image and no other.
-        let err = verifier()
+        let err = key_only_verifier()
             .verify(
                 &back,
                 Artifact::Sha256(Digest::sha256_of(b"other")),

@@ -184,10 +184,10 @@ async fn sign_subject(
 mod tests {
     use super::*;
     use signet_crypto::{KeyAlgorithm, PrivateKey};
-    use signet_formats::sigstore::{Bundle, BundleContent, Statement, TrustedRoot};
+    use signet_formats::sigstore::{Bundle, BundleContent, Statement};
     use signet_oci::OciLayout;
     use signet_oci::referrers::list_referrers;
-    use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
+    use signet_verify::bundle::{Artifact, Policy};
 
     fn golden(name: &str, actual: &[u8]) {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -278,13 +278,7 @@ mod tests {
         };
         let bundle_bytes = store.blob(&m.layers[0].digest, 1 << 20).await.unwrap();
         let bundle = Bundle::parse(&bundle_bytes).unwrap();
-        let root = TrustedRoot::parse(
-            br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
-        )
-        .unwrap();
-        BundleVerifier::new(&root)
-            .unwrap()
-            .allow_key_signatures_without_time()
+        crate::bundle::tests::key_only_verifier()
             .verify(
                 &bundle,
                 Artifact::Sha256(image.digest.clone()),

@@ -212,17 +212,18 @@ pub fn client() -> RegistryClient {
 
 /// A unique repository name for one test.
 pub fn unique_repo(env: &TestEnv, name: &str) -> String {
+    unique_repo_on(&env.registry, name)
+}
+
+/// A unique repository name for one test on the registry at `host`.
+pub fn unique_repo_on(host: &str, name: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!(
-        "{}/e2e/{name}-{}-{n}-{nanos}",
-        env.registry,
-        std::process::id()
-    )
+    format!("{host}/e2e/{name}-{}-{n}-{nanos}", std::process::id())
 }
 
 /// Copies image `layout_tag` (`a`, `b`, `multi`) from the test layout to
