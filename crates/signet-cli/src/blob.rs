@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use signet_formats::Digest;
 use signet_formats::sigstore::{Bundle, TrustedRoot, trust};
-use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
+use signet_verify::bundle::{Artifact, BundleError, BundleVerifier, Policy};
 
 use crate::cli::{SignBlobArgs, VerifyBlobArgs};
 use crate::identity::{self, Expected};
@@ -28,36 +28,39 @@ fn read_limited(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
 }
 
+/// `--trusted-root FILE` (size-limited), else the embedded staging or production root.
+pub(crate) fn load_trusted_root(path: Option<&Path>, staging: bool) -> Result<TrustedRoot> {
+    match path {
+        Some(path) => TrustedRoot::parse(&read_limited(path, "trusted root")?)
+            .with_context(|| format!("trusted root {}", path.display())),
+        None if staging => Ok(trust::staging_trusted_root()),
+        None => Ok(trust::production_trusted_root()),
+    }
+}
+
+/// The verifier's message, plus the flag to pass when a key-signed bundle was made
+/// without a log (`verify-blob` and `verify` both take `--insecure-ignore-tlog`).
+pub(crate) fn explain(error: &BundleError, policy: &Policy) -> String {
+    match (error, policy) {
+        (BundleError::NoTlogEntries, Policy::Key(_)) => format!(
+            "{error}; if it was signed with this key without a log (signet sign-blob or sign --new-bundle-format, cosign --tlog-upload=false), pass --insecure-ignore-tlog"
+        ),
+        _ => error.to_string(),
+    }
+}
+
 pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
     let policy = match identity::expected(&args.key, &args.identity).await? {
         Expected::Key(key) => Policy::Key(key),
         Expected::Identity(matcher) => Policy::Identity(matcher),
     };
-    let root = match &args.trusted_root {
-        Some(path) => TrustedRoot::parse(&read_limited(path, "trusted root")?)
-            .with_context(|| format!("trusted root {}", path.display()))?,
-        None if args.staging => trust::staging_trusted_root(),
-        None => trust::production_trusted_root(),
-    };
+    let root = load_trusted_root(args.trusted_root.as_deref(), args.staging)?;
     let mut verifier = BundleVerifier::new(&root)?;
+    if args.insecure_ignore_tlog {
+        verifier = verifier.allow_key_signatures_without_time();
+    }
     let bundle = Bundle::parse(&read_limited(&args.bundle, "bundle")?)
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
-    if matches!(policy, Policy::Key(_)) {
-        if args.insecure_ignore_tlog {
-            verifier = verifier.allow_key_signatures_without_time();
-        } else if bundle.verification_material.tlog_entries.is_empty()
-            && bundle
-                .verification_material
-                .timestamp_verification_data
-                .rfc3161_timestamps
-                .is_empty()
-        {
-            bail!(
-                "bundle {} has no transparency-log entry or timestamp; if it was signed with this key without a log (sign-blob --tlog-upload=false), pass --insecure-ignore-tlog",
-                args.bundle.display()
-            );
-        }
-    }
     // `sha256:<hex>` names the artifact by digest, unless a file of that name exists.
     let bytes;
     let artifact = match args.artifact.parse::<Digest>() {
@@ -70,6 +73,7 @@ pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
     };
     verifier
         .verify(&bundle, artifact, &policy)
+        .map_err(|e| anyhow::anyhow!("{}", explain(&e, &policy)))
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
     eprintln!("Verified OK");
     Ok(())

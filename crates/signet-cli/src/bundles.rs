@@ -19,15 +19,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::Value;
 use signet_formats::cosign::{Critical, Identity, Image, SimpleSigning};
 use signet_formats::manifest::{AnyManifest, Descriptor};
-use signet_formats::sigstore::{
-    Bundle, BundleContent, BundleVersion, DSSE_IN_TOTO_PAYLOAD_TYPE, TrustedRoot, trust,
-};
+use signet_formats::sigstore::{Bundle, BundleContent, BundleVersion, DSSE_IN_TOTO_PAYLOAD_TYPE};
 use signet_formats::{Digest, MediaType};
 use signet_oci::ImageStore;
 use signet_oci::referrers::list_referrers;
@@ -78,15 +76,8 @@ impl BundleCheck {
     fn verifier(&self) -> Result<&BundleVerifier, String> {
         self.verifier
             .get_or_init(|| {
-                let root = match &self.trusted_root {
-                    Some(path) => {
-                        let bytes = read_trusted_root(path)?;
-                        TrustedRoot::parse(&bytes)
-                            .with_context(|| format!("trusted root {}", path.display()))
-                            .map_err(|e| format!("{e:#}"))?
-                    }
-                    None => trust::production_trusted_root(),
-                };
+                let root = crate::blob::load_trusted_root(self.trusted_root.as_deref(), false)
+                    .map_err(|e| format!("{e:#}"))?;
                 let mut v = BundleVerifier::new(&root).map_err(|e| e.to_string())?;
                 if self.insecure_ignore_tlog {
                     v = v.allow_key_signatures_without_time();
@@ -96,22 +87,6 @@ impl BundleCheck {
             .as_ref()
             .map_err(Clone::clone)
     }
-}
-
-/// Most bytes read from a `--trusted-root` file.
-const MAX_TRUSTED_ROOT_BYTES: u64 = 32 * 1024 * 1024;
-
-fn read_trusted_root(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let what = || format!("reading trusted root {}", path.display());
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", what()))?;
-    if meta.len() > MAX_TRUSTED_ROOT_BYTES {
-        return Err(format!(
-            "trusted root {} is {} bytes, over the {MAX_TRUSTED_ROOT_BYTES}-byte limit",
-            path.display(),
-            meta.len()
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("{}: {e}", what()))
 }
 
 /// The bundles of one image.
@@ -250,21 +225,10 @@ async fn check_bundle(
             envelope.payload_type
         ));
     }
-    let vm = &bundle.verification_material;
-    if matches!(check.policy, Policy::Key(_))
-        && !check.insecure_ignore_tlog
-        && vm.tlog_entries.is_empty()
-        && vm.timestamp_verification_data.rfc3161_timestamps.is_empty()
-    {
-        return Err(
-            "the bundle has no transparency-log entry or timestamp; if it was signed with this key without a log (signet sign --new-bundle-format, cosign --tlog-upload=false), pass --insecure-ignore-tlog"
-                .into(),
-        );
-    }
     let verifier = check.verifier()?;
     verifier
         .verify(&bundle, Artifact::Sha256(digest.clone()), &check.policy)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::blob::explain(&e, &check.policy))?;
     // The verifier has checked that an in-toto subject names the digest; cosign's claim
     // verifier checks it again, and the annotations.
     let statement = envelope

@@ -571,25 +571,26 @@ mod tests {
 
     #[test]
     fn params_validation() {
-        assert!(ScryptParams::new(0, 8, 1).is_err());
-        assert!(ScryptParams::new(16, 0, 1).is_err());
-        assert!(ScryptParams::new(16, 8, 0).is_err());
-        assert!(ScryptParams::new(64, 8, 1).is_err());
+        // Every refusal is the one error that names the parameters.
+        let refused = |log_n: u8, r: u32, p: u32| {
+            assert_eq!(
+                ScryptParams::new(log_n, r, p),
+                Err(KeyError::InvalidScryptParams { log_n, r, p }),
+                "log_n={log_n} r={r} p={p}"
+            );
+        };
+        refused(0, 8, 1);
+        refused(16, 0, 1);
+        refused(16, 8, 0);
+        refused(64, 8, 1);
         // r=1 allows N < 2^16 only.
-        assert!(ScryptParams::new(16, 1, 1).is_err());
+        refused(16, 1, 1);
         assert!(ScryptParams::new(15, 1, 1).is_ok());
         // 128 * 8 * 2^21 = 2 GiB > MAX_MEMORY_BYTES.
-        assert_eq!(
-            ScryptParams::new(21, 8, 1),
-            Err(KeyError::InvalidScryptParams {
-                log_n: 21,
-                r: 8,
-                p: 1
-            })
-        );
+        refused(21, 8, 1);
         assert_eq!(ScryptParams::new(16, 8, 1), Ok(ScryptParams::COSIGN));
         // 128·r·p = 128 GiB for B.
-        assert!(ScryptParams::new(10, 8, (1 << 27) - 1).is_err());
+        refused(10, 8, (1 << 27) - 1);
         assert!(ScryptParams::new(10, 8, 1 << 20).is_ok());
     }
 

@@ -592,153 +592,8 @@ async fn oras_reads_ours_and_we_read_oras() {
 // ---------------------------------------------------------------------------------
 // a scripted registry for answers the real ones do not give
 
-mod fake {
-    use std::net::SocketAddr;
-    use std::sync::{Arc, Mutex};
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-
-    #[derive(Clone, Debug)]
-    pub struct Req {
-        pub method: String,
-        pub target: String,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
-
-    impl Req {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        }
-    }
-
-    pub struct Reply {
-        pub status: u16,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
-
-    impl Reply {
-        pub fn new(status: u16, content_type: &str, body: &[u8]) -> Reply {
-            Reply {
-                status,
-                headers: vec![("Content-Type".into(), content_type.into())],
-                body: body.to_vec(),
-            }
-        }
-
-        pub fn with(mut self, name: &str, value: &str) -> Reply {
-            self.headers.push((name.into(), value.into()));
-            self
-        }
-    }
-
-    type Handler = dyn Fn(&Req) -> Reply + Send + Sync;
-
-    pub struct Server {
-        pub addr: SocketAddr,
-        pub log: Arc<Mutex<Vec<Req>>>,
-        task: tokio::task::JoinHandle<()>,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
-    }
-
-    impl Server {
-        pub async fn start(handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Server {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let log: Arc<Mutex<Vec<Req>>> = Arc::default();
-            let handler: Arc<Handler> = Arc::new(handler);
-            let task_log = log.clone();
-            let task = tokio::spawn(async move {
-                while let Ok((sock, _)) = listener.accept().await {
-                    let (h, l) = (handler.clone(), task_log.clone());
-                    tokio::spawn(async move {
-                        let _ = serve(sock, h, l).await;
-                    });
-                }
-            });
-            Server { addr, log, task }
-        }
-    }
-
-    async fn serve(
-        mut sock: TcpStream,
-        handler: Arc<Handler>,
-        log: Arc<Mutex<Vec<Req>>>,
-    ) -> std::io::Result<()> {
-        let mut buf: Vec<u8> = Vec::new();
-        loop {
-            let head_end = loop {
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break i;
-                }
-                if buf.first() == Some(&0x16) {
-                    return Ok(()); // a TLS hello: hang up, the client falls back to http
-                }
-                let mut chunk = [0u8; 8192];
-                let n = sock.read(&mut chunk).await?;
-                if n == 0 {
-                    return Ok(());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            };
-            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-            buf.drain(..head_end + 4);
-            let mut lines = head.split("\r\n");
-            let mut first = lines.next().unwrap_or("").split(' ');
-            let method = first.next().unwrap_or("").to_owned();
-            let target = first.next().unwrap_or("").to_owned();
-            let headers: Vec<(String, String)> = lines
-                .filter_map(|l| l.split_once(':'))
-                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-                .collect();
-            let len = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            while buf.len() < len {
-                let mut chunk = [0u8; 65536];
-                let n = sock.read(&mut chunk).await?;
-                if n == 0 {
-                    return Ok(());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let body: Vec<u8> = buf.drain(..len).collect();
-            let req = Req {
-                method,
-                target,
-                headers,
-                body,
-            };
-            log.lock().unwrap().push(req.clone());
-            let reply = handler(&req);
-            let mut out = format!(
-                "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
-                reply.status,
-                reply.body.len()
-            );
-            for (n, v) in &reply.headers {
-                out.push_str(&format!("{n}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            sock.write_all(out.as_bytes()).await?;
-            if req.method != "HEAD" {
-                sock.write_all(&reply.body).await?;
-            }
-        }
-    }
-}
+#[path = "support/fake.rs"]
+mod fake;
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const SUBJECT: &str = "sha256:fef38e0cf62aa1966194b389a832e6ac6ef6f66ff566cf8abeb2af034f485b6f";
@@ -770,7 +625,7 @@ fn index_of(entries: &[String]) -> Vec<u8> {
 async fn api_answers_are_checked() {
     let subject: Digest = SUBJECT.parse().unwrap();
     // A 200 index whose body is not an index.
-    let s = fake::Server::start(|_| fake::Reply::new(200, INDEX, b"<html>")).await;
+    let s = fake::Server::start(|_, _| fake::Reply::new(200, INDEX, b"<html>")).await;
     let e = list_referrers(&fake_store(&s), &subject, None)
         .await
         .unwrap_err();
@@ -787,7 +642,7 @@ async fn api_answers_are_checked() {
     assert!(e.to_string().contains("not an OCI image index"), "{e}");
 
     // A 200 index with a bad entry.
-    let s = fake::Server::start(|_| {
+    let s = fake::Server::start(|_, _| {
         fake::Reply::new(
             200,
             INDEX,
@@ -801,8 +656,9 @@ async fn api_answers_are_checked() {
     assert!(matches!(&e, ReferrerError::MalformedList { .. }), "{e}");
 
     // Over 4 MiB.
-    let s = fake::Server::start(|_| fake::Reply::new(200, INDEX, &vec![b' '; 4 * 1024 * 1024 + 1]))
-        .await;
+    let s =
+        fake::Server::start(|_, _| fake::Reply::new(200, INDEX, &vec![b' '; 4 * 1024 * 1024 + 1]))
+            .await;
     let e = list_referrers(&fake_store(&s), &subject, None)
         .await
         .unwrap_err();
@@ -815,7 +671,7 @@ async fn api_answers_are_checked() {
     );
 
     // 500: an error, not a fallback.
-    let s = fake::Server::start(|_| fake::Reply::new(500, "text/plain", b"boom")).await;
+    let s = fake::Server::start(|_, _| fake::Reply::new(500, "text/plain", b"boom")).await;
     let e = list_referrers(&fake_store(&s), &subject, None)
         .await
         .unwrap_err();
@@ -827,7 +683,7 @@ async fn api_answers_are_checked() {
         (404, "text/plain"),
         (400, "application/json"),
     ] {
-        let s = fake::Server::start(move |r| {
+        let s = fake::Server::start(move |r, _| {
             if r.target.contains("/referrers/") {
                 fake::Reply::new(status, ct, b"no")
             } else {
@@ -847,7 +703,7 @@ async fn api_answers_are_checked() {
         let l = list_referrers(&store, &subject, None).await.unwrap();
         assert_eq!(l.source, ReferrersSource::FallbackTag(subject.tag_form()));
         assert!(l.descriptors.is_empty());
-        let log = s.log.lock().unwrap();
+        let log = s.requests();
         assert!(
             log[2]
                 .target
@@ -869,12 +725,12 @@ async fn filter_is_sent_and_applied_when_the_server_did_not() {
         entry(&b, "application/x.b"),
     ]);
     let unfiltered = body.clone();
-    let s = fake::Server::start(move |_| fake::Reply::new(200, INDEX, &unfiltered)).await;
+    let s = fake::Server::start(move |_, _| fake::Reply::new(200, INDEX, &unfiltered)).await;
     let l = list_referrers(&fake_store(&s), &subject, Some("application/x.a+json"))
         .await
         .unwrap();
     assert_eq!(digests(&l.descriptors), vec![a.to_string()]);
-    let target = s.log.lock().unwrap()[0].target.clone();
+    let target = s.requests()[0].target.clone();
     assert!(
         target.ends_with(&format!(
             "/v2/demo/app/referrers/{subject}?artifactType=application%2Fx.a%2Bjson"
@@ -882,7 +738,7 @@ async fn filter_is_sent_and_applied_when_the_server_did_not() {
         "{target}"
     );
 
-    let s = fake::Server::start(move |_| {
+    let s = fake::Server::start(move |_, _| {
         fake::Reply::new(200, &format!("{INDEX}; charset=utf-8"), &body)
             .with("OCI-Filters-Applied", "artifactType")
     })
@@ -902,7 +758,7 @@ async fn fallback_write_uses_if_match_and_survives_412() {
     // The fallback index: starts with `theirs`; the first conditional PUT gets 412.
     let state = Arc::new(Mutex::new((index_of(&[entry(&theirs, "t")]), 0u32)));
     let st = state.clone();
-    let s = fake::Server::start(move |r| {
+    let s = fake::Server::start(move |r, _| {
         let mut st = st.lock().unwrap();
         let tag_path = format!("/manifests/{}", Digest::tag_form(&SUBJECT.parse().unwrap()));
         if r.target.contains("/referrers/") {
@@ -941,9 +797,7 @@ async fn fallback_write_uses_if_match_and_survives_412() {
         ])
     );
     let puts: Vec<_> = s
-        .log
-        .lock()
-        .unwrap()
+        .requests()
         .iter()
         .filter(|r| r.method == "PUT" && r.target.contains("/manifests/sha256-"))
         .map(|r| r.header("if-match").map(str::to_owned))
@@ -952,4 +806,57 @@ async fn fallback_write_uses_if_match_and_survives_412() {
         puts,
         vec![Some("\"v0\"".to_owned()), Some("\"v1\"".to_owned())]
     );
+}
+
+/// A 404 from `/referrers/` means "no API" for the whole registry (the spec forbids a
+/// registry with the API from answering 404), so the client does not ask again: later
+/// lists on any repository of that registry cost only the fallback-tag read.
+#[tokio::test]
+async fn a_404_from_the_referrers_api_is_remembered_per_registry() {
+    let subject: Digest = SUBJECT.parse().unwrap();
+    let s = fake::Server::start(|r, _| {
+        if r.target.contains("/referrers/") {
+            fake::Reply::new(404, "text/plain", b"404 page not found")
+        } else {
+            fake::Reply::new(
+                404,
+                "application/json",
+                br#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#,
+            )
+        }
+    })
+    .await;
+    let store = fake_store(&s);
+    let other_repo = ImageStore::Registry {
+        client: registry_parts(&store).0.clone(),
+        repository: Repository::parse(&format!("{}/demo/other", s.addr)).unwrap(),
+    };
+    for st in [&store, &store, &other_repo] {
+        let l = list_referrers(st, &subject, None).await.unwrap();
+        assert_eq!(l.source, ReferrersSource::FallbackTag(subject.tag_form()));
+    }
+    let asked_api = s
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains("/referrers/"))
+        .count();
+    let read_tag = s
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.target
+                .ends_with(&format!("/manifests/{}", subject.tag_form()))
+        })
+        .count();
+    assert_eq!((asked_api, read_tag), (1, 3));
+
+    // A fresh client asks again: the memory is per client, not global.
+    let fresh = fake_store(&s);
+    list_referrers(&fresh, &subject, None).await.unwrap();
+    let asked_api = s
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains("/referrers/"))
+        .count();
+    assert_eq!(asked_api, 2);
 }

@@ -5,49 +5,15 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+#[path = "../../../fuzz/corpus_replay.rs"]
+mod corpus_replay;
+
+use corpus_replay::{corpus, replay};
 
 use proptest::prelude::*;
 use signet_x509::Certificate;
 use signet_x509::fuzzing::{fuzz_certificate, fuzz_timestamp};
 use signet_x509::timestamp::parse_timestamp_response;
-
-/// Every file of `fuzz/corpus/<target>/`, by name; the directory must not be empty.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} has no seeds", dir.display());
-    files
-        .into_iter()
-        .map(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
-        })
-        .collect()
-}
-
-/// Runs `entry` on every seed of `target`, naming each seed that panics.
-fn replay(target: &str, entry: fn(&[u8])) -> Vec<(String, Vec<u8>)> {
-    let seeds = corpus(target);
-    let panicked: Vec<&str> = seeds
-        .iter()
-        .filter(|(_, data)| catch_unwind(AssertUnwindSafe(|| entry(data))).is_err())
-        .map(|(name, _)| name.as_str())
-        .collect();
-    assert!(
-        panicked.is_empty(),
-        "{target} seeds that panic: {panicked:?}"
-    );
-    seeds
-}
 
 #[test]
 fn x509_corpus_replays() {

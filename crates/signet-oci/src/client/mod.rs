@@ -724,13 +724,18 @@ impl RegistryClient {
     /// `?artifactType=` when `artifact_type` is given, and reads at most
     /// `max_manifest_bytes`. A 200 whose `Content-Type` is the OCI index type is the
     /// list; 404, 400 or a 200 of another type mean the registry has no referrers API
-    /// (what go-containerregistry checks). Other statuses are errors.
+    /// (what go-containerregistry checks). Other statuses are errors. A 404 is
+    /// remembered for the registry (the spec forbids it from a registry with the API),
+    /// so later calls on this client answer `Unsupported` without a round trip.
     pub async fn get_referrers(
         &self,
         repo: &Repository,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<ReferrersResponse, RegistryError> {
+        if self.inner.lacks_referrers_api(repo.registry()) {
+            return Ok(ReferrersResponse::Unsupported { status: 404 });
+        }
         let mut path = format!("/v2/{}/referrers/{subject}", repo.path());
         if let Some(t) = artifact_type {
             path.push_str("?artifactType=");
@@ -773,6 +778,9 @@ impl RegistryClient {
             StatusCode::OK | StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
         ) {
             let _ = error_message(resp).await;
+            if status == StatusCode::NOT_FOUND {
+                self.inner.remember_no_referrers_api(repo.registry());
+            }
             return Ok(ReferrersResponse::Unsupported {
                 status: status.as_u16(),
             });

@@ -41,10 +41,18 @@ impl Scheme {
 struct RegistryState {
     scheme: Option<Scheme>,
     auth: Option<AuthMethod>,
+    /// When `/referrers/` answered 404, which the OCI distribution spec forbids a
+    /// registry with the referrers API to do: until [`NO_REFERRERS_API_TTL`] later, the
+    /// fallback tag is read without asking again (a long-lived process still notices
+    /// an upgraded registry).
+    no_referrers_api: Option<std::time::Instant>,
 }
 
 type CredentialCell = Arc<OnceCell<Result<Option<Credential>, LookupError>>>;
 type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+
+/// How long a registry's 404 from `/referrers/` is trusted to mean "no API".
+pub(crate) const NO_REFERRERS_API_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Token answers are at most this long.
 const MAX_TOKEN_BODY: usize = 1024 * 1024;
@@ -128,6 +136,20 @@ impl Inner {
             .entry(registry.as_str().to_owned())
             .or_default()
             .scheme = Some(scheme);
+    }
+
+    pub(crate) fn lacks_referrers_api(&self, registry: &Registry) -> bool {
+        lock(&self.registries)
+            .get(registry.as_str())
+            .and_then(|s| s.no_referrers_api)
+            .is_some_and(|at| at.elapsed() < NO_REFERRERS_API_TTL)
+    }
+
+    pub(crate) fn remember_no_referrers_api(&self, registry: &Registry) {
+        lock(&self.registries)
+            .entry(registry.as_str().to_owned())
+            .or_default()
+            .no_referrers_api = Some(std::time::Instant::now());
     }
 
     fn auth_method(&self, registry: &Registry) -> Option<AuthMethod> {
