@@ -93,6 +93,18 @@ impl VerifiedChain {
         // A verified path always has at least a leaf and a root.
         &self.certificates[1]
     }
+
+    /// Whether this already-verified path is also valid at `at`: its authority's
+    /// window and every certificate's validity contain `at`. Signatures, EKUs and
+    /// constraints do not depend on the time, so when this holds, [`verify_chain`] at
+    /// `at` succeeds too (possibly through an earlier authority). When it does not,
+    /// call [`verify_chain`] for the precise error or another authority's path.
+    pub fn still_valid_at(&self, authorities: &[CertificateAuthority], at: UnixTime) -> bool {
+        authorities
+            .get(self.authority_index)
+            .is_some_and(|a| a.valid_for.contains(at))
+            && self.certificates.iter().all(|c| c.is_valid_at(at))
+    }
 }
 
 /// Why a candidate certificate path was rejected (from webpki's verdict).

@@ -491,6 +491,56 @@ fn chain_outside_leaf_validity_is_rejected() {
 }
 
 #[test]
+fn still_valid_at_agrees_with_verify_chain() {
+    // The shortcut for a second observed time must never accept a time that a full
+    // verification rejects, and must accept the times a full verification accepts on
+    // the same path.
+    for name in HAPPY_CASES {
+        let case = load_case(name);
+        let chain = verify_chain(
+            &case.leaf,
+            &case.intermediates,
+            &case.trust.authorities,
+            case.at,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (nb, na) = (case.leaf.not_before().0, case.leaf.not_after().0);
+        for t in [
+            nb - 1,
+            nb,
+            nb + 1,
+            (nb + na) / 2,
+            na - 1,
+            na,
+            na + 1,
+            0,
+            i64::MAX / 2,
+        ] {
+            let at = UnixTime(t);
+            let full = verify_chain(&case.leaf, &case.intermediates, &case.trust.authorities, at);
+            let quick = chain.still_valid_at(&case.trust.authorities, at);
+            if quick {
+                assert!(
+                    full.is_ok(),
+                    "{name} at {t}: shortcut accepted, full says {full:?}"
+                );
+            }
+            if full
+                .as_ref()
+                .is_ok_and(|c| c.authority_index == chain.authority_index)
+            {
+                assert!(
+                    quick,
+                    "{name} at {t}: full accepted on the same path, shortcut did not"
+                );
+            }
+        }
+        // An authority index that does not exist never passes.
+        assert!(!chain.still_valid_at(&[], case.at), "{name}");
+    }
+}
+
+#[test]
 fn expired_certificate_cases_are_rejected() {
     for name in [
         "intoto-expired-certificate_fail",

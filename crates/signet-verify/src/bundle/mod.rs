@@ -555,9 +555,18 @@ impl BundleVerifier {
             });
         }
         // Intermediates in the bundle are not used: only the trusted root's CAs count.
-        let mut issuer = None;
+        // The path is built and its signatures checked once; a further observed time
+        // only needs the path's validity windows, unless they exclude it (then a full
+        // verification gives the precise error, or another authority's path).
+        let mut issuer: Option<signet_x509::VerifiedChain> = None;
         for t in times {
             let at = signet_x509::UnixTime(t.0);
+            if issuer
+                .as_ref()
+                .is_some_and(|c| c.still_valid_at(&self.authorities, at))
+            {
+                continue;
+            }
             let verify = || signet_x509::verify_chain(&leaf, &[], &self.authorities, at);
             let chain = match &self.cache {
                 Some(c) => c.chain(&leaf, at, verify),
