@@ -1,6 +1,6 @@
 //! `signet verify-blob`: verify a Sigstore bundle for a file (or its `sha256:` digest)
 //! offline, against the embedded public-good root, `--staging`, or `--trusted-root`.
-//! `signet sign-blob`: sign a file with a key into a v0.3 bundle.
+//! `signet sign-blob`: sign a file with a key, or keylessly, into a v0.3 bundle.
 
 use std::path::Path;
 
@@ -41,12 +41,7 @@ pub(crate) fn load_trusted_root(path: Option<&Path>, staging: bool) -> Result<Tr
 /// The verifier's message, plus the flag to pass when a key-signed bundle was made
 /// without a log (`verify-blob` and `verify` both take `--insecure-ignore-tlog`).
 pub(crate) fn explain(error: &BundleError, policy: &Policy) -> String {
-    match (error, policy) {
-        (BundleError::NoTlogEntries, Policy::Key(_)) => format!(
-            "{error}; if it was signed with this key without a log (signet sign-blob or sign --new-bundle-format, cosign --tlog-upload=false), pass --insecure-ignore-tlog"
-        ),
-        _ => error.to_string(),
-    }
+    signet_check::explain(error, policy)
 }
 
 pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
@@ -87,13 +82,23 @@ pub(crate) async fn sign(args: SignBlobArgs) -> Result<()> {
         bail!("signet sign-blob writes only the bundle format; drop --new-bundle-format=false");
     }
     let artifact = read_artifact(&args.artifact)?;
-    let key = crate::keys::load_private_key(&args.key).await?;
-    if args.tlog_upload {
-        eprintln!(
-            "Note: no transparency log is configured for key-based signing; the bundle has no tlog entry (verify it with --key and --insecure-ignore-tlog)"
-        );
-    }
-    let bundle = signet_sign::bundle::sign_message(&key, &artifact)?;
+    let bundle = match &args.key {
+        Some(key_ref) => {
+            let key = crate::keys::load_private_key(key_ref).await?;
+            if args.tlog_upload {
+                eprintln!(
+                    "Note: no transparency log is configured for key-based signing; the bundle has no tlog entry (verify it with --key and --insecure-ignore-tlog)"
+                );
+            }
+            signet_sign::bundle::sign_message(&key, &artifact)?
+        }
+        None => {
+            let k = crate::keyless::prepare(&args.keyless).await?;
+            signet_sign::keyless::KeylessSigner::new(&k.client, &k.services, &k.token, &k.verifier)
+                .sign_message(&artifact)
+                .await?
+        }
+    };
     let json = bundle.to_json_v03().context("encoding the bundle")?;
     crate::keys::write_file(&args.bundle, json.as_bytes(), 0o644)?;
     if let Some(path) = &args.output_signature {

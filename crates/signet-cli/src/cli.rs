@@ -32,6 +32,81 @@ pub(crate) enum Command {
     VerifyBlob(VerifyBlobArgs),
     /// Sign a file with a key and write a Sigstore bundle (v0.3).
     SignBlob(SignBlobArgs),
+    /// Run the Kubernetes admission webhook (HTTPS), or `check` a manifest offline.
+    Admission(crate::admission::AdmissionArgs),
+    /// Serve a private Sigstore stack: a Fulcio-compatible CA, a Rekor-compatible log
+    /// and an RFC 3161 TSA (or one of them), writing the trust files clients need.
+    Serve(ServeArgs),
+    /// Print an identity token from the development OIDC issuer of `serve --dev-oidc`.
+    DevToken(DevTokenArgs),
+    /// Maintain the transparency log of `signet serve`.
+    Log(LogArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogArgs {
+    #[command(subcommand)]
+    pub(crate) command: LogCommand,
+}
+
+/// `signet log` subcommands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum LogCommand {
+    /// Check a stopped log: recompute the tree from its leaves and verify every stored
+    /// node, checkpoint and consistency proof, and that no leaf is stored twice.
+    Fsck {
+        /// The data directory of `signet serve` (or the log's own directory).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+/// The services of `signet serve`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ServeService {
+    /// The Fulcio v2 certificate authority (with its CT log key).
+    Ca,
+    /// The Rekor v1 transparency log.
+    Log,
+    /// The RFC 3161 timestamp authority.
+    Tsa,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// Serve only this service (default: all of them).
+    #[arg(value_enum)]
+    pub(crate) service: Option<ServeService>,
+    /// Where keys, the log and the trust files live (created if missing).
+    #[arg(long)]
+    pub(crate) data_dir: PathBuf,
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: std::net::SocketAddr,
+    /// The URL clients use to reach this address (default: http://ADDR).
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// A YAML or JSON file: `issuers: [{url, type: email|uri|username|github-workflow,
+    /// audience, subject_domain}]`, `url`.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Add a development OIDC issuer that mints tokens for any identity, and trust it.
+    /// For local testing only.
+    #[arg(long)]
+    pub(crate) dev_oidc: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DevTokenArgs {
+    /// The data directory of a `signet serve --dev-oidc`.
+    #[arg(long)]
+    pub(crate) data_dir: PathBuf,
+    /// The identity (`sub`; also a verified `email` when it contains `@`).
+    #[arg(long)]
+    pub(crate) subject: String,
+    /// Another `iss` (to test that the CA rejects unknown issuers).
+    #[arg(long)]
+    pub(crate) issuer: Option<String>,
 }
 
 /// Key algorithms `generate-key-pair` offers.
@@ -149,13 +224,47 @@ pub(crate) struct SignArgs {
     pub(crate) upload: bool,
     /// Write cosign v3's format: a Sigstore bundle (DSSE in-toto statement) stored as an
     /// OCI 1.1 referrer of the image, instead of appending to `sha256-<hex>.sig`.
-    #[arg(long, visible_alias = "bundle-format", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::value_parser!(bool))]
-    pub(crate) new_bundle_format: bool,
+    /// Default: on for keyless signing, off with `--key` (whose bundles have no log
+    /// entry, so cosign 2.x and `.sig` readers would not see them).
+    #[arg(long, visible_alias = "bundle-format", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
+    pub(crate) new_bundle_format: Option<bool>,
+    #[command(flatten)]
+    pub(crate) keyless: KeylessArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     /// Images: registry references or oci:PATH[:TAG].
     #[arg(required = true)]
     pub(crate) images: Vec<String>,
+}
+
+/// Keyless signing (no `--key`): where the token comes from and which CA, log and
+/// TSA to use, as cosign spells the flags.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct KeylessArgs {
+    /// An OIDC identity token (a JWT, or @FILE). Else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ambient credentials.
+    #[arg(long)]
+    pub(crate) identity_token: Option<String>,
+    /// A signing config (v0.2 JSON) naming the CA, log and TSA, as `signet serve`
+    /// writes it. The URL flags override it.
+    #[arg(long)]
+    pub(crate) signing_config: Option<PathBuf>,
+    /// The Fulcio URL (default: the signing config's, else https://fulcio.sigstore.dev).
+    #[arg(long)]
+    pub(crate) fulcio_url: Option<String>,
+    /// The Rekor URL (default: the signing config's, else https://rekor.sigstore.dev).
+    #[arg(long)]
+    pub(crate) rekor_url: Option<String>,
+    /// An RFC 3161 timestamp authority URL (default: the signing config's, else none).
+    #[arg(long)]
+    pub(crate) timestamp_server_url: Option<String>,
+    /// The trusted root the new bundle is checked against before it is written
+    /// (default: the embedded public-good root).
+    #[arg(long = "trusted-root")]
+    pub(crate) signing_trusted_root: Option<PathBuf>,
+    /// The token audience requested from ambient CI credentials.
+    #[arg(long, default_value = "sigstore")]
+    pub(crate) oidc_audience: String,
 }
 
 /// Output formats of `verify`.
@@ -280,9 +389,11 @@ pub(crate) struct VerifyBlobArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct SignBlobArgs {
-    /// The private key: a path or env://VAR.
+    /// The private key: a path or env://VAR. Without it, signing is keyless.
     #[arg(long)]
-    pub(crate) key: String,
+    pub(crate) key: Option<String>,
+    #[command(flatten)]
+    pub(crate) keyless: KeylessArgs,
     /// Write the Sigstore bundle (v0.3 JSON) here.
     #[arg(long)]
     pub(crate) bundle: PathBuf,

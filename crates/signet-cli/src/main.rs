@@ -4,14 +4,17 @@
 //! maps errors to exit codes (cosign's: 10 no signatures, 11 tag not found, 12 no
 //! matching signatures, 13 no certificate; 1 for everything else).
 
+mod admission;
 mod blob;
-mod bundles;
 mod cli;
 mod exit;
 mod identity;
 mod inspect;
+mod keyless;
 mod keys;
+mod log;
 mod registry;
+mod serve;
 mod sign;
 mod verify;
 
@@ -72,5 +75,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tree(a) => inspect::tree(a).await,
         Command::VerifyBlob(a) => blob::run(a).await,
         Command::SignBlob(a) => blob::sign(a).await,
+        Command::Admission(a) => admission::run(a).await,
+        Command::Serve(a) => serve::run(a).await,
+        Command::DevToken(a) => serve::dev_token(&a),
+        Command::Log(a) => log::run(a),
     }
 }

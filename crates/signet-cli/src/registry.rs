@@ -71,19 +71,12 @@ pub(crate) async fn resolve(
     store: &ImageStore,
     reference: &str,
 ) -> Result<(String, Digest)> {
-    let (name, pinned) = match location {
-        ImageLocation::Registry(r) => (r.ggcr_name(), r.digest().cloned()),
-        ImageLocation::Layout(l) => (location.to_string(), l.digest.clone()),
-    };
-    let digest = match pinned {
-        Some(d) => d,
-        None => {
-            store
-                .manifest(reference)
-                .await?
-                .ok_or_else(|| Failure::tag_not_found(image))?
-                .digest
-        }
-    };
-    Ok((name, digest))
+    signet_check::resolve(image, location, store, reference)
+        .await
+        .map_err(|e| match e {
+            signet_check::CheckError::TagNotFound { image } => {
+                Failure::tag_not_found(&image).into()
+            }
+            other => anyhow::Error::from(other),
+        })
 }

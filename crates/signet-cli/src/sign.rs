@@ -1,26 +1,29 @@
-//! `signet sign`: cosign's legacy `.sig` signatures by default, or with
-//! `--new-bundle-format` cosign v3's Sigstore bundles stored as OCI 1.1 referrers.
+//! `signet sign`: with `--key`, cosign's legacy `.sig` signatures by default, or with
+//! `--new-bundle-format` cosign v3's Sigstore bundles stored as OCI 1.1 referrers;
+//! without a key, keyless bundles (certificate, log entry) stored as referrers.
 
 use anyhow::{Context, Result, bail};
 use signet_formats::ImageLocation;
 use signet_formats::cosign::ManifestFlavor;
 use signet_formats::sigstore::UnixTime;
 use signet_oci::referrers::ReferrersSource;
-use signet_sign::referrer::sign_image_referrers;
+use signet_sign::keyless::KeylessSigner;
+use signet_sign::referrer::{BundleSigner, sign_image_referrers};
 use signet_sign::{Outcome, Recursion, SignOptions, sign_image};
 
 use crate::cli::SignArgs;
 use crate::exit::Failure;
-use crate::{keys, registry};
+use crate::{keyless, keys, registry};
 
 pub(crate) async fn run(args: SignArgs) -> Result<()> {
-    let Some(key_ref) = &args.key else {
-        bail!(
-            "keyless signing is not available yet: pass --key (generate one with `signet generate-key-pair`)"
-        );
-    };
     if !args.upload {
         bail!("--upload=false is not supported: signet writes the signature to the registry");
+    }
+    let new_bundle_format = args.new_bundle_format.unwrap_or(args.key.is_none());
+    if args.key.is_none() && !new_bundle_format {
+        bail!(
+            "keyless signatures are written only in the bundle format: drop --new-bundle-format=false, or pass --key"
+        );
     }
     let client = registry::client(&args.registry)?;
     // Parse every reference before unlocking the key, so a typo costs nothing.
@@ -28,8 +31,19 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
     for image in &args.images {
         targets.push(registry::open(image, &client).with_context(|| format!("image {image}"))?);
     }
-    let key = keys::load_private_key(key_ref).await?;
-    if args.new_bundle_format && args.tlog_upload {
+    let (key, keyless) = match &args.key {
+        Some(key_ref) => (Some(keys::load_private_key(key_ref).await?), None),
+        None => (None, Some(keyless::prepare(&args.keyless).await?)),
+    };
+    let keyless_signer = keyless
+        .as_ref()
+        .map(|k| KeylessSigner::new(&k.client, &k.services, &k.token, &k.verifier));
+    let bundle_signer = match (&key, &keyless_signer) {
+        (Some(key), _) => BundleSigner::Key(key),
+        (None, Some(signer)) => BundleSigner::Keyless(signer),
+        (None, None) => bail!("internal error: neither a key nor a keyless signer"),
+    };
+    if key.is_some() && new_bundle_format && args.tlog_upload {
         eprintln!(
             "Note: no transparency log is configured for key-based signing; the bundles have no tlog entry (verify with --key and --insecure-ignore-tlog)"
         );
@@ -66,12 +80,18 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
         }
         let signatures = registry::signature_store(store)?;
         eprintln!("Pushing signature to: {}", signatures.name());
-        if args.new_bundle_format {
+        if new_bundle_format {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            for signed in
-                sign_image_referrers(&signatures, &resolved, &key, &options, UnixTime(now)).await?
+            for signed in sign_image_referrers(
+                &signatures,
+                &resolved,
+                bundle_signer,
+                &options,
+                UnixTime(now),
+            )
+            .await?
             {
                 let via = match &signed.source {
                     ReferrersSource::Api => "the referrers API".to_owned(),
@@ -86,7 +106,10 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
             }
             continue;
         }
-        for signed in sign_image(store, &signatures, &resolved, &key, &options).await? {
+        let Some(key) = &key else {
+            bail!("internal error: .sig signing without a key");
+        };
+        for signed in sign_image(store, &signatures, &resolved, key, &options).await? {
             match signed.outcome {
                 Outcome::Appended { .. } => eprintln!("Signed {} ({})", signed.image, signed.tag),
                 Outcome::AlreadySigned => {

@@ -1,6 +1,7 @@
-//! `signet verify`: Sigstore bundles stored as OCI 1.1 referrers first (cosign v3, see
-//! [`crate::bundles`]), then cosign's legacy `.sig` signatures, with cosign's stdout,
-//! stderr header and exit codes, and a reason for every rejected signature.
+//! `signet verify`: Sigstore bundles stored as OCI 1.1 referrers first (cosign v3), then
+//! cosign's legacy `.sig` signatures (both fetched and checked by `signet-check`), with
+//! cosign's stdout, stderr header and exit codes, and a reason for every rejected
+//! signature.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -8,15 +9,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use futures_util::stream;
-use signet_formats::cosign::{Attachment, SimpleSigning};
+use signet_check::{
+    BundleTrust, CheckError, CheckOptions, Requirement, SignatureFormats, Target, TlogRequirement,
+};
 use signet_formats::{ImageLocation, gojson};
 use signet_oci::RegistryClient;
-use signet_oci::signatures::{fetch_payloads, read_attachment};
-use signet_verify::{
-    Authority, Candidate, ClaimCheck, Policy, VerifiedSignature, VerifyError, verify_image,
-};
+use signet_verify::{Authority, ClaimCheck, Policy, VerifiedSignature, VerifyError};
 
-use crate::bundles::{self, BundleCheck, Bundles};
 use crate::cli::{Output, VerifyArgs};
 use crate::exit::{self, Failure};
 use crate::identity::{self, Expected};
@@ -39,20 +38,27 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
             ClaimCheck::DangerSkip
         },
     };
-    let bundle_check = if args.new_bundle_format {
-        let bundle_policy = match &policy.authority {
-            Authority::Key(key) => signet_verify::bundle::Policy::Key(key.clone()),
-            Authority::Keyless(matcher) => signet_verify::bundle::Policy::Identity(matcher.clone()),
-        };
-        Some(BundleCheck::new(
-            bundle_policy,
-            policy.annotations.clone(),
-            policy.claims == ClaimCheck::Enforce,
-            args.insecure_ignore_tlog,
-            args.trusted_root.clone(),
-        )?)
+    let tlog = if args.insecure_ignore_tlog {
+        TlogRequirement::DangerIgnoreForKeys
     } else {
-        None
+        TlogRequirement::Required
+    };
+    // `--trusted-root` is read now, so that a bad path fails before any registry work.
+    // It serves bundles and keyless `.sig` signatures alike.
+    let trust = match &args.trusted_root {
+        Some(path) => {
+            let root = crate::blob::load_trusted_root(Some(path), false)?;
+            BundleTrust::new(&root, tlog).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        _ => BundleTrust::production(tlog),
+    };
+    let requirement = Requirement {
+        policy,
+        formats: if args.new_bundle_format {
+            SignatureFormats::BundlesThenLegacy
+        } else {
+            SignatureFormats::LegacyOnly
+        },
     };
     let client = registry::client(&args.registry)?;
     let mut parsed = Vec::with_capacity(args.images.len());
@@ -66,19 +72,20 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
         );
     }
 
-    let workers = args.max_workers.max(1);
-    let policy = Arc::new(policy);
-    let bundle_check = Arc::new(bundle_check);
+    let options = Arc::new(CheckOptions {
+        trust,
+        workers: args.max_workers.max(1),
+    });
+    let requirement = Arc::new(requirement);
     // Each image is its own task, so that signature checks (most of signet's CPU time)
     // run on every worker thread rather than inside one polling task.
     let results: Vec<Result<(String, Vec<VerifiedSignature>)>> =
         stream::iter(parsed.iter().cloned())
             .map(|(image, location)| {
-                let (client, policy) = (client.clone(), policy.clone());
-                let bundle_check = bundle_check.clone();
+                let (client, requirement, options) =
+                    (client.clone(), requirement.clone(), options.clone());
                 tokio::spawn(async move {
-                    let check = bundle_check.as_ref().as_ref();
-                    verify_one(&client, &image, &location, &policy, check, workers).await
+                    verify_one(&client, &image, &location, &requirement, &options).await
                 })
             })
             .buffered(IMAGE_CONCURRENCY)
@@ -94,7 +101,7 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
     for (result, (image, _)) in results.into_iter().zip(&parsed) {
         match result {
             Ok((name, verified)) => {
-                print_header(&name, &policy);
+                print_header(&name, &requirement.policy);
                 print_verified(&mut out, &verified, args.output)?;
             }
             Err(e) => failures.push((image.clone(), e)),
@@ -131,114 +138,48 @@ async fn verify_one(
     client: &RegistryClient,
     image: &str,
     location: &ImageLocation,
-    policy: &Policy,
-    bundle_check: Option<&BundleCheck>,
-    workers: usize,
+    requirement: &Requirement,
+    options: &CheckOptions,
 ) -> Result<(String, Vec<VerifiedSignature>)> {
     let (store, reference) = signet_oci::ImageStore::open(location, client)?;
     let (name, digest) = registry::resolve(image, location, &store, &reference).await?;
     let signatures = registry::signature_store(&store)?;
-    // Bundles first (cosign v3); the `.sig` manifest is read at the same time, since it
-    // is needed whenever no bundle verifies.
-    let legacy = read_attachment(&signatures, &digest, Attachment::Signature);
-    let (bundles, legacy) = match bundle_check {
-        Some(check) => {
-            tokio::join!(
-                bundles::verify(&signatures, &name, &digest, check, workers),
-                legacy
-            )
-        }
-        None => (Bundles::None { note: None }, legacy.await),
+    let target = Target {
+        image: &store,
+        signatures: &signatures,
+        name: &name,
+        digest: &digest,
     };
-    let (bundle_rejections, bundle_note) = match bundles {
-        Bundles::Verified(v) => return Ok((name, v)),
-        Bundles::Rejected(reasons) => (reasons, None),
-        Bundles::None { note } => (Vec::new(), note),
-    };
-    let no_legacy = |legacy_error: Option<String>| -> anyhow::Error {
-        if bundle_rejections.is_empty() {
-            let mut message = format!("no signatures found for {name} ({digest})");
-            for note in bundle_note.iter().chain(legacy_error.iter()) {
-                message.push_str(&format!("; {note}"));
-            }
-            Failure {
-                code: exit::NO_SIGNATURES,
-                message,
-            }
-            .into()
-        } else {
-            let mut reasons: Vec<String> =
-                bundle_rejections.iter().map(|r| format!("  {r}")).collect();
-            reasons.extend(legacy_error.map(|e| format!("  .sig: {e}")));
-            Failure {
-                code: exit::NO_MATCHING_SIGNATURES,
-                message: format!(
-                    "no matching signatures for {name} ({digest}):\n{}",
-                    reasons.join("\n")
-                ),
-            }
-            .into()
-        }
-    };
-    let sigs = match legacy {
-        Ok(Some(sigs)) => sigs,
-        Ok(None) => return Err(no_legacy(None)),
-        // With bundles rejected, say why they were, and why `.sig` could not be read.
-        Err(e) if !bundle_rejections.is_empty() => return Err(no_legacy(Some(e.to_string()))),
-        Err(e) => return Err(e.into()),
-    };
-    // The payloads cosign and signet write for this image, with and without the
-    // required annotations: layers holding exactly these bytes need no download.
-    let mut predicted = vec![
-        SimpleSigning::with_reference(store.docker_reference(), &digest, &Default::default())
-            .to_bytes(),
-    ];
-    if !policy.annotations.is_empty() {
-        predicted.push(
-            SimpleSigning::with_reference(store.docker_reference(), &digest, &policy.annotations)
-                .to_bytes(),
-        );
+    let verdict = signet_check::check(&target, std::slice::from_ref(requirement), options)
+        .await
+        .pop();
+    match verdict {
+        Some(Ok(verified)) => Ok((name, verified)),
+        Some(Err(e)) => Err(failure(e)),
+        None => Err(anyhow::anyhow!("internal error: no verdict for {name}")),
     }
-    let payloads = fetch_payloads(&signatures, &sigs.layers, workers, &predicted).await;
-    let candidates: Vec<Candidate> = sigs
-        .layers
-        .iter()
-        .zip(payloads)
-        .map(|(layer, payload)| Candidate {
-            layer: layer.clone(),
-            payload: payload.map_err(|e| e.to_string()),
-        })
-        .collect();
-    match verify_image(policy, &digest, &candidates) {
-        Ok(v) => Ok((name, v)),
-        Err(VerifyError::NoMatchingSignatures { rejections }) => {
-            let reasons: Vec<String> = bundle_rejections
-                .iter()
-                .map(|r| format!("  {r}"))
-                .chain(rejections.iter().map(|r| format!("  {r}")))
-                .collect();
-            Err(Failure {
-                code: exit::NO_MATCHING_SIGNATURES,
-                message: format!(
-                    "no matching signatures for {name} ({digest}) in {}:\n{}",
-                    sigs.tag,
-                    reasons.join("\n")
-                ),
-            }
-            .into())
+}
+
+/// A check failure as `signet verify` reports it: cosign's exit code and message.
+fn failure(e: CheckError) -> anyhow::Error {
+    let code = match &e {
+        CheckError::Store(_) => return e.into(),
+        CheckError::TagNotFound { .. } => exit::TAG_NOT_FOUND,
+        CheckError::NoSignatures { .. } => exit::NO_SIGNATURES,
+        CheckError::BundlesRejected { .. } | CheckError::NoMatchingSignatures { .. } => {
+            exit::NO_MATCHING_SIGNATURES
         }
-        Err(e) => {
-            let code = match e {
-                VerifyError::NoCertificate => exit::NO_CERTIFICATE,
-                _ => exit::NO_SIGNATURES,
-            };
-            Err(Failure {
-                code,
-                message: format!("{e} for {name} ({digest}) in {}", sigs.tag),
-            }
-            .into())
-        }
+        CheckError::Unverified {
+            error: VerifyError::NoCertificate,
+            ..
+        } => exit::NO_CERTIFICATE,
+        _ => exit::NO_SIGNATURES,
+    };
+    Failure {
+        code,
+        message: e.to_string(),
     }
+    .into()
 }
 
 fn print_header(name: &str, policy: &Policy) {

@@ -47,7 +47,8 @@
 //! webhook resolves tags, reads key Secrets, verifies signatures (in parallel, under
 //! the request deadline), caches verdicts under the image digest and the policy
 //! generation, and serves HTTPS; it calls into this crate for everything else. The only
-//! I/O here is [`PolicySet::load_dir`], a synchronous read of the policy directory.
+//! I/O here is [`PolicySet::load_dir`] (and [`policy::read_dir`], its first half), a
+//! synchronous read of the policy directory.
 
 #![deny(missing_docs)]
 

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod keyless;
 pub mod referrer;
 
 use std::collections::BTreeMap;
@@ -203,4 +204,16 @@ fn is_duplicate(
             && without_sig(&old.annotations) == without_sig(&new_desc.annotations)
             && verify_signature(policy, image, old, &new.payload).is_ok()
     })
+}
+
+/// Entry points for fuzzers: each must never panic on any input.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads `data` as a Rekor v1 answer and as a Fulcio answer.
+    pub fn fuzz_service_answers(data: &[u8]) {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
+            let _ = crate::keyless::rekor::parse_entry(&value);
+            let _ = crate::keyless::fulcio::parse_chain(&value);
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! For each image digest: the statement is [`cosign_sign_statement`] (subject = the
 //! digest, `-a` annotations in the subject's `annotations`), signed with
-//! [`crate::bundle::sign_dsse`] (which checks the signature with the signer's own key),
+//! [`crate::bundle::sign_dsse`] (which checks the signature with the signer's own key)
+//! or, keyless, [`KeylessSigner::sign_dsse`] (which verifies the whole bundle),
 //! and written as cosign's `WriteReferrer` does: the empty config blob `{}`, the bundle
 //! blob, then the manifest of [`bundle_referrer_manifest`], PUT by digest through
 //! [`signet_oci::referrers::push_referrer`] (referrers API, or the `sha256-<hex>`
@@ -23,7 +24,10 @@ use signet_formats::{Digest, MediaType, gojson};
 use signet_oci::referrers::{ReferrerError, ReferrersSource, push_referrer};
 use signet_oci::{ImageStore, ResolvedManifest};
 
+use crate::keyless::{KeylessError, KeylessSigner};
 use crate::{Recursion, SignError, SignOptions};
+use signet_formats::sigstore::Bundle;
+use signet_verify::bundle::Artifact;
 
 /// The empty config blob every bundle referrer points to.
 pub const EMPTY_CONFIG: &[u8] = b"{}";
@@ -54,6 +58,41 @@ pub enum ReferrerSignError {
     /// The bundle could not be encoded (a bug: signet's own bundles always encode).
     #[error("encoding the bundle failed: {0}")]
     Encode(SigstoreFormatError),
+    /// Keyless signing failed (token, CA, log or self-check); nothing was written.
+    #[error(transparent)]
+    Keyless(#[from] KeylessError),
+}
+
+/// Who signs the statement: a key, or a keyless identity.
+#[derive(Clone, Copy)]
+pub enum BundleSigner<'a> {
+    /// A key: the bundle carries its hint and no log entry.
+    Key(&'a dyn Signer),
+    /// A fresh certified key per signature, logged.
+    Keyless(&'a KeylessSigner<'a>),
+}
+
+impl BundleSigner<'_> {
+    async fn sign_statement(
+        &self,
+        statement: &[u8],
+        subject: &Digest,
+    ) -> Result<Bundle, ReferrerSignError> {
+        Ok(match self {
+            BundleSigner::Key(signer) => {
+                crate::bundle::sign_dsse(*signer, DSSE_IN_TOTO_PAYLOAD_TYPE, statement)?
+            }
+            BundleSigner::Keyless(signer) => {
+                signer
+                    .sign_dsse(
+                        DSSE_IN_TOTO_PAYLOAD_TYPE,
+                        statement,
+                        Artifact::Sha256(subject.clone()),
+                    )
+                    .await?
+            }
+        })
+    }
 }
 
 /// The result of signing one manifest in the bundle format.
@@ -116,7 +155,7 @@ pub fn bundle_referrer_manifest(
 pub async fn sign_image_referrers(
     referrers: &ImageStore,
     image: &ResolvedManifest,
-    signer: &dyn Signer,
+    signer: BundleSigner<'_>,
     options: &SignOptions,
     created: UnixTime,
 ) -> Result<Vec<SignedReferrer>, ReferrerSignError> {
@@ -151,12 +190,12 @@ pub async fn sign_image_referrers(
 async fn sign_subject(
     referrers: &ImageStore,
     subject: &Descriptor,
-    signer: &dyn Signer,
+    signer: BundleSigner<'_>,
     annotations: &BTreeMap<String, String>,
     created: UnixTime,
 ) -> Result<SignedReferrer, ReferrerSignError> {
     let statement = cosign_sign_statement(&subject.digest, annotations);
-    let bundle = crate::bundle::sign_dsse(signer, DSSE_IN_TOTO_PAYLOAD_TYPE, &statement)?;
+    let bundle = signer.sign_statement(&statement, &subject.digest).await?;
     let bundle_json = bundle
         .to_json_v03()
         .map_err(ReferrerSignError::Encode)?
@@ -256,9 +295,15 @@ mod tests {
             annotations: BTreeMap::from([("team".into(), "x".into())]),
             ..SignOptions::default()
         };
-        let signed = sign_image_referrers(&store, &image, &key, &options, UnixTime(0))
-            .await
-            .unwrap();
+        let signed = sign_image_referrers(
+            &store,
+            &image,
+            BundleSigner::Key(&key),
+            &options,
+            UnixTime(0),
+        )
+        .await
+        .unwrap();
         assert_eq!(signed.len(), 1);
         let listed = list_referrers(
             &store,

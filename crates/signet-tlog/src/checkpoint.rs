@@ -29,7 +29,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
-use signet_crypto::{KeyAlgorithm, PublicKey, SignatureError};
+use signet_crypto::{KeyAlgorithm, KeyError, PublicKey, SignatureError, Signer};
 
 use crate::merkle::{Hash, InclusionProof, ProofError, TreeSize};
 
@@ -417,6 +417,74 @@ pub fn verify_note(
     let parsed = Note::parse(note)?;
     let signed_by = parsed.verify(verifiers)?;
     Ok((parsed.text, signed_by))
+}
+
+/// Why a note could not be signed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignNoteError {
+    /// The key name is empty or has spaces or `+`.
+    #[error("key name {name:?} is invalid: it must be non-empty, without spaces or '+'")]
+    InvalidKeyName {
+        /// The name.
+        name: String,
+    },
+    /// The text cannot be the text of a signed note: empty, not ending in a newline,
+    /// with a blank line (which would end the text early), or with a control character.
+    #[error(
+        "the note text is not signable: {detail}; a note text is non-empty lines, each ending in a newline"
+    )]
+    MalformedText {
+        /// What is wrong with it.
+        detail: &'static str,
+    },
+    /// The key failed to sign.
+    #[error("the note could not be signed: {0}")]
+    Signing(#[source] KeyError),
+}
+
+/// Signs a note text with `signer` under `key_name`, the way Rekor v1 signs its
+/// checkpoints (rekor `pkg/util/signed_note.go`): the signature line is
+/// `— <key_name> base64(key hint || signature)`, with the hint of [`KeyHint::for_key`]
+/// and the signature over the text bytes (ECDSA: ASN.1 DER over SHA-256; Ed25519: over
+/// the text). Returns the whole signed note: text, blank line, signature line.
+///
+/// The counterpart of [`Note::verify`]: a note signed here verifies with
+/// `NoteVerifier::new(key_name, signer.public_key().clone())`.
+///
+/// # Errors
+/// [`SignNoteError::InvalidKeyName`], [`SignNoteError::MalformedText`] and
+/// [`SignNoteError::Signing`].
+pub fn sign_note(text: &str, key_name: &str, signer: &dyn Signer) -> Result<String, SignNoteError> {
+    if !is_valid_key_name(key_name) {
+        return Err(SignNoteError::InvalidKeyName {
+            name: key_name.into(),
+        });
+    }
+    let malformed = |detail| Err(SignNoteError::MalformedText { detail });
+    if text.is_empty() {
+        return malformed("it is empty");
+    }
+    if !text.ends_with('\n') {
+        return malformed("it does not end with a newline");
+    }
+    if text.starts_with('\n') || text.contains("\n\n") {
+        return malformed("it has an empty line");
+    }
+    if text.bytes().any(|b| b < 0x20 && b != b'\n') {
+        return malformed("it has a control character");
+    }
+    let hint = KeyHint::for_key(key_name, signer.public_key());
+    let signature = signer
+        .sign(text.as_bytes())
+        .map_err(SignNoteError::Signing)?;
+    let mut raw = Vec::with_capacity(4 + signature.len());
+    raw.extend_from_slice(&hint.0);
+    raw.extend_from_slice(&signature);
+    Ok(format!(
+        "{text}\n\u{2014} {key_name} {}\n",
+        STANDARD.encode(raw)
+    ))
 }
 
 /// The body of a checkpoint.

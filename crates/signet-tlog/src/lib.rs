@@ -7,8 +7,10 @@
 //! - [`checkpoint`]: C2SP signed notes and tlog checkpoints, with the key-hint rules
 //!   of Rekor v1 (ECDSA: SHA-256 of the SPKI) and v2 (Ed25519: the C2SP rule);
 //!   [`checkpoint::verify_inclusion_against_checkpoint`] ties a proof to a signed
-//!   checkpoint.
-//! - [`set`]: Rekor v1 signed entry timestamps, over the RFC 8785 form built by [`jcs`].
+//!   checkpoint; [`checkpoint::sign_note`] is the signing counterpart (Rekor v1's
+//!   layout), for logs that issue checkpoints.
+//! - [`set`]: Rekor v1 signed entry timestamps, over the RFC 8785 form built by [`jcs`]
+//!   ([`set::verify_set`], and [`set::sign_set`] for a log).
 //! - [`entry`]: typed Rekor entry bodies (`hashedrekord`, `dsse`, `intoto`).
 //!
 //! ```
@@ -23,7 +25,8 @@
 //! ```
 //!
 //! # What this crate does not do
-//! - No I/O, no clock, no async: callers fetch entries and checkpoints.
+//! - No I/O, no clock, no async: callers fetch entries and checkpoints. Signing takes
+//!   a `signet_crypto::Signer`; running a log is `signet-log`'s job.
 //! - It does not parse bundles or trusted roots, choose the log key by log ID, check
 //!   key validity windows, or compare an entry with a bundle's signature and artifact;
 //!   that is `signet-verify`'s job.

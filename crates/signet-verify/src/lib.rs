@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod legacy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,9 +49,9 @@ use signet_formats::{Digest, MediaType};
 pub enum Authority {
     /// A signature made with this key.
     Key(PublicKey),
-    /// A keyless signature for this identity (certificate verification is not
-    /// implemented yet: signatures without a certificate are reported as such, and
-    /// signatures with one are rejected as unsupported).
+    /// A keyless signature for this identity: a Fulcio certificate chaining to a
+    /// trusted root, with its SCT and a log entry or timestamp ([`legacy`]). The
+    /// trusted root comes with the call ([`verify_image_with_trust`]).
     Keyless(signet_x509::IdentityMatcher),
 }
 
@@ -151,11 +152,30 @@ pub enum Rejection {
     /// Keyless verification was asked for and the layer has no certificate.
     #[error("no certificate found on signature")]
     NoCertificate,
-    /// Keyless verification of certificates is not implemented yet.
+    /// The certificate annotation is not a PEM certificate.
+    #[error("the {CERTIFICATE_ANNOTATION} annotation is {reason}")]
+    MalformedCertificate {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The Rekor bundle annotation does not parse.
+    #[error("the dev.sigstore.cosign/bundle annotation is malformed: {reason}")]
+    MalformedRekorBundle {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The RFC 3161 timestamp annotation does not parse.
     #[error(
-        "signature has a certificate, but keyless certificate verification is not supported yet; verify with --key"
+        "the dev.sigstore.cosign/rfc3161timestamp annotation is not {{\"SignedRFC3161Timestamp\": base64}}"
     )]
-    KeylessUnsupported,
+    MalformedTimestamp,
+    /// A keyless signature failed verification (chain, SCT, log entry, time, identity
+    /// or signature).
+    #[error("{reason}")]
+    Keyless {
+        /// The verifier's reason.
+        reason: String,
+    },
 }
 
 /// A rejected signature and why.
@@ -191,9 +211,21 @@ pub enum VerifyError {
     },
 }
 
-/// Checks one signature layer against `policy` for the image `image`.
+/// Checks one signature layer against `policy` for the image `image`. Keyless
+/// signatures need a trusted root: use [`verify_signature_with_trust`].
 pub fn verify_signature(
     policy: &Policy,
+    image: &Digest,
+    layer: &Descriptor,
+    payload: &[u8],
+) -> Result<VerifiedSignature, Rejection> {
+    verify_signature_with_trust(policy, None, image, layer, payload)
+}
+
+/// [`verify_signature`], with the trusted root keyless signatures are checked against.
+pub fn verify_signature_with_trust(
+    policy: &Policy,
+    trust: Option<&bundle::BundleVerifier>,
     image: &Digest,
     layer: &Descriptor,
     payload: &[u8],
@@ -204,26 +236,34 @@ pub fn verify_signature(
         });
     }
     let annotations = layer.annotations.as_ref();
-    let key = match &policy.authority {
-        Authority::Key(k) => k,
-        Authority::Keyless(_) => {
-            let has_cert = annotations
-                .is_some_and(|a| a.get(CERTIFICATE_ANNOTATION).is_some_and(|c| !c.is_empty()));
-            return Err(if has_cert {
-                Rejection::KeylessUnsupported
-            } else {
-                Rejection::NoCertificate
-            });
+    match &policy.authority {
+        Authority::Key(key) => {
+            let sig_b64 = annotations
+                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                .ok_or(Rejection::MissingSignature)?;
+            let sig = base64::engine::general_purpose::STANDARD
+                .decode(sig_b64)
+                .map_err(|_| Rejection::MalformedSignature)?;
+            key.verify(payload, &sig)
+                .map_err(|_| Rejection::SignatureMismatch)?;
         }
-    };
-    let sig_b64 = annotations
-        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-        .ok_or(Rejection::MissingSignature)?;
-    let sig = base64::engine::general_purpose::STANDARD
-        .decode(sig_b64)
-        .map_err(|_| Rejection::MalformedSignature)?;
-    key.verify(payload, &sig)
-        .map_err(|_| Rejection::SignatureMismatch)?;
+        Authority::Keyless(identity) => {
+            let empty = std::collections::BTreeMap::new();
+            let annotations = annotations.unwrap_or(&empty);
+            match trust {
+                Some(trust) => {
+                    legacy::verify_layer(trust, identity, annotations, payload)?;
+                }
+                // Still say when there is no certificate at all.
+                None => {
+                    legacy::layer_bundle(annotations, payload)?;
+                    return Err(Rejection::Keyless {
+                        reason: "no trusted root was given to check the certificate against".into(),
+                    });
+                }
+            }
+        }
+    }
     let parsed = SimpleSigning::parse(payload).map_err(|e| Rejection::MalformedPayload {
         reason: e.to_string(),
     })?;
@@ -263,6 +303,17 @@ pub fn verify_image(
     image: &Digest,
     candidates: &[Candidate],
 ) -> Result<Vec<VerifiedSignature>, VerifyError> {
+    verify_image_with_trust(policy, None, image, candidates)
+}
+
+/// [`verify_image`], with the trusted root keyless (certificate) signatures are
+/// checked against.
+pub fn verify_image_with_trust(
+    policy: &Policy,
+    trust: Option<&bundle::BundleVerifier>,
+    image: &Digest,
+    candidates: &[Candidate],
+) -> Result<Vec<VerifiedSignature>, VerifyError> {
     if candidates.is_empty() {
         return Err(VerifyError::NoSignatures);
     }
@@ -270,7 +321,7 @@ pub fn verify_image(
     let mut rejections = Vec::new();
     for c in candidates {
         let result = match &c.payload {
-            Ok(p) => verify_signature(policy, image, &c.layer, p),
+            Ok(p) => verify_signature_with_trust(policy, trust, image, &c.layer, p),
             Err(reason) => Err(Rejection::PayloadUnavailable {
                 reason: reason.clone(),
             }),

@@ -119,6 +119,12 @@ impl Envelope {
         Statement::parse(&self.payload)
     }
 
+    /// The standalone envelope JSON (the protojson form, as a Rekor `dsse` entry's
+    /// `proposedContent.envelope` carries it).
+    pub fn to_json(&self) -> String {
+        self.to_protojson().to_string()
+    }
+
     /// The protojson form used inside a bundle; `keyid` is always written (`""` for none).
     pub(crate) fn to_protojson(&self) -> Value {
         json!({

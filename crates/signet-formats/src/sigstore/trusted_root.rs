@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::bundle::{
     HASH_ALGORITHMS, HashAlgorithm, LogId, WireCertChain, WireLogId, X509Certificate,
 };
-use super::protojson::{WireEnum, check_url, decode_opt_bytes, enum_value};
+use super::protojson::{WireEnum, check_url, decode_opt_bytes, encode_bytes, enum_value};
 use super::time::{ValidityWindow, WireTimeRange};
 use super::{Document, SigstoreFormatError};
 
@@ -459,6 +459,82 @@ impl TrustedRoot {
         })
     }
 
+    /// Writes the root as protojson (`trusted_root.json`, media type
+    /// [`TRUSTED_ROOT_MEDIA_TYPE`]), in the shape of the public-good roots: bytes in
+    /// padded standard base64, enums by name, times as RFC 3339 in UTC, and empty
+    /// `operator`s, absent `checkpointKeyId`s and open `validFor.end`s left out.
+    /// [`TrustedRoot::parse`] reads the output back to an equal value.
+    pub fn to_json(&self) -> String {
+        use serde_json::{Map, Value, json};
+        fn window(w: &ValidityWindow) -> Value {
+            let mut m = Map::new();
+            m.insert("start".into(), Value::String(w.start().to_rfc3339()));
+            if let Some(end) = w.end() {
+                m.insert("end".into(), Value::String(end.to_rfc3339()));
+            }
+            Value::Object(m)
+        }
+        fn operator(m: &mut Map<String, Value>, operator: &str) {
+            if !operator.is_empty() {
+                m.insert("operator".into(), Value::String(operator.to_owned()));
+            }
+        }
+        fn log(l: &TransparencyLogInstance) -> Value {
+            let mut m = Map::new();
+            m.insert("baseUrl".into(), Value::String(l.base_url.clone()));
+            m.insert("hashAlgorithm".into(), json!(l.hash_algorithm.as_str()));
+            m.insert(
+                "publicKey".into(),
+                json!({
+                    "rawBytes": encode_bytes(&l.public_key.raw_bytes),
+                    "keyDetails": l.public_key.key_details.as_str(),
+                    "validFor": window(&l.public_key.valid_for),
+                }),
+            );
+            m.insert(
+                "logId".into(),
+                json!({ "keyId": encode_bytes(&l.log_id.key_id) }),
+            );
+            if let Some(id) = &l.checkpoint_key_id {
+                m.insert(
+                    "checkpointKeyId".into(),
+                    json!({ "keyId": encode_bytes(&id.key_id) }),
+                );
+            }
+            operator(&mut m, &l.operator);
+            Value::Object(m)
+        }
+        fn ca(c: &CertificateAuthority) -> Value {
+            let mut m = Map::new();
+            m.insert(
+                "subject".into(),
+                json!({
+                    "organization": c.subject.organization,
+                    "commonName": c.subject.common_name,
+                }),
+            );
+            m.insert("uri".into(), Value::String(c.uri.clone()));
+            let certificates: Vec<Value> = c
+                .cert_chain
+                .iter()
+                .map(|cert| json!({ "rawBytes": encode_bytes(&cert.raw_bytes) }))
+                .collect();
+            m.insert("certChain".into(), json!({ "certificates": certificates }));
+            m.insert("validFor".into(), window(&c.valid_for));
+            operator(&mut m, &c.operator);
+            Value::Object(m)
+        }
+        let root = json!({
+            "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
+            "tlogs": self.tlogs.iter().map(log).collect::<Vec<_>>(),
+            "certificateAuthorities": self.certificate_authorities.iter().map(ca).collect::<Vec<_>>(),
+            "ctlogs": self.ctlogs.iter().map(log).collect::<Vec<_>>(),
+            "timestampAuthorities": self.timestamp_authorities.iter().map(ca).collect::<Vec<_>>(),
+        });
+        // Serializing a `Value` cannot fail.
+        serde_json::to_string_pretty(&root).unwrap_or_default()
+    }
+
     /// The transparency log whose `logId` is `key_id`.
     pub fn tlog_by_id(&self, key_id: &[u8]) -> Option<&TransparencyLogInstance> {
         self.tlogs.iter().find(|t| t.log_id.key_id == key_id)
@@ -467,5 +543,36 @@ impl TrustedRoot {
     /// The CT log whose `logId` is `key_id`.
     pub fn ctlog_by_id(&self, key_id: &[u8]) -> Option<&TransparencyLogInstance> {
         self.ctlogs.iter().find(|t| t.log_id.key_id == key_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_json_round_trips_the_public_good_roots() {
+        for root in [
+            super::super::trust::production_trusted_root(),
+            super::super::trust::staging_trusted_root(),
+        ] {
+            let json = root.to_json();
+            assert_eq!(TrustedRoot::parse(json.as_bytes()), Ok(root));
+        }
+    }
+
+    #[test]
+    fn to_json_writes_operators_and_checkpoint_key_ids_only_when_set() {
+        let mut root = super::super::trust::staging_trusted_root();
+        root.tlogs[0].operator = "example.org".into();
+        root.tlogs[0].checkpoint_key_id = Some(LogId {
+            key_id: vec![1, 2, 3],
+        });
+        let json = root.to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["tlogs"][0]["operator"], "example.org");
+        assert_eq!(value["tlogs"][0]["checkpointKeyId"]["keyId"], "AQID");
+        assert!(value["certificateAuthorities"][0].get("operator").is_none());
+        assert_eq!(TrustedRoot::parse(json.as_bytes()), Ok(root));
     }
 }

@@ -109,51 +109,64 @@ impl PolicySet {
     /// # Errors
     /// A [`LoadError`]: I/O, or every document that does not parse or validate.
     pub fn load_dir(dir: &Path) -> Result<Self, LoadError> {
-        let read_dir_error = |source| LoadError::ReadDir {
-            dir: dir.to_owned(),
-            source,
-        };
-        let mut paths = Vec::new();
-        for entry in fs::read_dir(dir).map_err(read_dir_error)? {
-            let entry = entry.map_err(read_dir_error)?;
-            let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-            if name.starts_with('.') || !yaml {
-                continue;
-            }
-            // Follows symlinks, as ConfigMap mounts use them.
-            let meta = fs::metadata(&path).map_err(|source| LoadError::ReadFile {
-                file: path.clone(),
-                source,
-            })?;
-            if !meta.is_file() {
-                continue;
-            }
-            if meta.len() > MAX_POLICY_FILE_BYTES {
-                return Err(LoadError::FileTooLarge {
-                    file: path,
-                    size: meta.len(),
-                    limit: MAX_POLICY_FILE_BYTES,
-                });
-            }
-            paths.push(path);
-        }
-        paths.sort();
-        let mut files = Vec::with_capacity(paths.len());
-        for path in paths {
-            let bytes = fs::read(&path).map_err(|source| LoadError::ReadFile {
-                file: path.clone(),
-                source,
-            })?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { file: path.clone() })?;
-            files.push(PolicyFile { path, text });
-        }
-        Self::from_files(files)
+        Self::from_files(read_dir(dir)?)
     }
+}
 
+/// Reads the policy files [`PolicySet::load_dir`] would load (same selection, order and
+/// limits) without loading them, so that a caller can add documents from elsewhere
+/// (ClusterImagePolicy resources from the Kubernetes API) before
+/// [`PolicySet::from_files`].
+///
+/// # Errors
+/// The I/O [`LoadError`]s of [`PolicySet::load_dir`].
+pub fn read_dir(dir: &Path) -> Result<Vec<PolicyFile>, LoadError> {
+    let read_dir_error = |source| LoadError::ReadDir {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir).map_err(read_dir_error)? {
+        let entry = entry.map_err(read_dir_error)?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if name.starts_with('.') || !yaml {
+            continue;
+        }
+        // Follows symlinks, as ConfigMap mounts use them.
+        let meta = fs::metadata(&path).map_err(|source| LoadError::ReadFile {
+            file: path.clone(),
+            source,
+        })?;
+        if !meta.is_file() {
+            continue;
+        }
+        if meta.len() > MAX_POLICY_FILE_BYTES {
+            return Err(LoadError::FileTooLarge {
+                file: path,
+                size: meta.len(),
+                limit: MAX_POLICY_FILE_BYTES,
+            });
+        }
+        paths.push(path);
+    }
+    paths.sort();
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let bytes = fs::read(&path).map_err(|source| LoadError::ReadFile {
+            file: path.clone(),
+            source,
+        })?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { file: path.clone() })?;
+        files.push(PolicyFile { path, text });
+    }
+    Ok(files)
+}
+
+impl PolicySet {
     /// Loads policies from file texts.
     ///
     /// # Errors

@@ -50,7 +50,7 @@ use signet_formats::{Digest, ImageRef};
 use crate::glob::{GlobError, ImageGlob};
 use crate::workload::{Workload, WorkloadKind};
 
-pub use load::{LoadError, MAX_POLICY_FILE_BYTES, PolicyFile};
+pub use load::{LoadError, MAX_POLICY_FILE_BYTES, PolicyFile, read_dir};
 
 /// The API group of ClusterImagePolicy.
 pub const POLICY_GROUP: &str = "policy.sigstore.dev";

@@ -217,3 +217,47 @@ proptest! {
         prop_assert_eq!(Checkpoint::parse_body(&cp.to_body()), Ok(cp));
     }
 }
+
+#[test]
+fn sign_note_round_trips_through_verify_checkpoint() {
+    for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519] {
+        let k = key(alg);
+        let root = root_from_leaves(&[leaf_hash(b"a"), leaf_hash(b"b")]);
+        let text = Checkpoint {
+            origin: "log.example - 42".into(),
+            tree_size: TreeSize(2),
+            root_hash: root,
+            extensions: vec![],
+        }
+        .to_body();
+        let note = super::sign_note(&text, "log.example", &k).expect("sign");
+        // Same bytes as the test helper that mirrors Rekor's layout (ECDSA is randomized,
+        // so compare the structure, not the signature).
+        let parsed = Note::parse(note.as_bytes()).expect("parse");
+        assert_eq!(parsed.text(), text);
+        assert_eq!(parsed.signatures().len(), 1);
+        let v = NoteVerifier::new("log.example", k.public_key().clone()).expect("verifier");
+        let cp = verify_checkpoint(note.as_bytes(), &[v]).expect("verifies");
+        assert_eq!(cp.checkpoint().tree_size, TreeSize(2));
+        assert_eq!(cp.checkpoint().root_hash, root);
+        assert_eq!(cp.signed_by(), ["log.example".to_string()]);
+    }
+}
+
+#[test]
+fn sign_note_rejects_unsignable_input() {
+    let k = key(KeyAlgorithm::EcdsaP256);
+    assert!(matches!(
+        super::sign_note("a\n", "bad name", &k),
+        Err(SignNoteError::InvalidKeyName { .. })
+    ));
+    for text in ["", "a", "a\n\nb\n", "\na\n", "a\tb\n"] {
+        assert!(
+            matches!(
+                super::sign_note(text, "n", &k),
+                Err(SignNoteError::MalformedText { .. })
+            ),
+            "{text:?}"
+        );
+    }
+}

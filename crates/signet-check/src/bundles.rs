@@ -1,6 +1,6 @@
-//! `signet verify` for cosign v3's image signatures: Sigstore bundles stored as OCI 1.1
-//! referrers of the image (`signet sign --new-bundle-format`, cosign v3 `sign`, cosign
-//! `attest --new-bundle-format`).
+//! cosign v3's image signatures: Sigstore bundles stored as OCI 1.1 referrers of the
+//! image (`signet sign --new-bundle-format`, cosign v3 `sign`, cosign `attest
+//! --new-bundle-format`).
 //!
 //! As cosign's `GetBundles`: every referrer is listed (the referrers API, else the
 //! `sha256-<hex>` fallback index); those whose manifest has exactly one layer of a
@@ -8,29 +8,33 @@
 //! Each bundle must be v0.3 or later, name this image as the manifest's `subject`,
 //! hold a DSSE in-toto statement, verify with `signet_verify::bundle::BundleVerifier`
 //! for the image digest (which requires an in-toto subject with that digest), and,
-//! with `--check-claims`, carry each `-a key=value` in that subject's `annotations`.
-//! Like `cosign verify`, any predicate type counts.
+//! with claims checked, carry each required annotation in that subject's
+//! `annotations`. Like `cosign verify`, any predicate type counts.
 //!
-//! A verified bundle is printed in cosign's shape (`transformOutput`): docker-reference
-//! = the image as named, docker-manifest-digest = the first subject's digest, type =
-//! the predicate type, optional = the first subject's annotations.
+//! [`fetch`] does the registry work once per image; [`verify`] is pure and runs once
+//! per requirement. A verified bundle is returned in cosign's shape
+//! (`transformOutput`): docker-reference = the image as named, docker-manifest-digest =
+//! the first subject's digest, type = the predicate type, optional = the first
+//! subject's annotations.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use anyhow::Result;
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::Value;
 use signet_formats::cosign::{Critical, Identity, Image, SimpleSigning};
 use signet_formats::manifest::{AnyManifest, Descriptor};
-use signet_formats::sigstore::{Bundle, BundleContent, BundleVersion, DSSE_IN_TOTO_PAYLOAD_TYPE};
+use signet_formats::sigstore::{
+    Bundle, BundleContent, BundleVersion, DSSE_IN_TOTO_PAYLOAD_TYPE, Envelope,
+};
 use signet_formats::{Digest, MediaType};
 use signet_oci::ImageStore;
-use signet_oci::referrers::list_referrers;
-use signet_verify::VerifiedSignature;
-use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
+use signet_oci::referrers::{ReferrerError, list_referrers};
+use signet_verify::bundle::{Artifact, BundleError, Policy};
+use signet_verify::{ClaimCheck, VerifiedSignature};
+
+use crate::BundleTrust;
 
 /// Bundle layers are read up to this size.
 const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
@@ -38,63 +42,41 @@ const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 /// The prefix of every Sigstore bundle media type.
 const BUNDLE_MEDIA_TYPE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 
-/// What a bundle must satisfy, shared by every image of one `verify`.
-pub(crate) struct BundleCheck {
-    policy: Policy,
-    annotations: BTreeMap<String, String>,
-    check_claims: bool,
-    insecure_ignore_tlog: bool,
-    trusted_root: Option<PathBuf>,
-    /// Built on first use: most images have no bundles, and loading the embedded
-    /// public-good root is not free.
-    verifier: OnceLock<Result<BundleVerifier, String>>,
-}
-
-impl BundleCheck {
-    /// Reads `--trusted-root` now, so that a bad path fails before any registry work.
-    pub(crate) fn new(
-        policy: Policy,
-        annotations: BTreeMap<String, String>,
-        check_claims: bool,
-        insecure_ignore_tlog: bool,
-        trusted_root: Option<PathBuf>,
-    ) -> Result<Self> {
-        let check = BundleCheck {
-            policy,
-            annotations,
-            check_claims,
-            insecure_ignore_tlog,
-            trusted_root,
-            verifier: OnceLock::new(),
-        };
-        if check.trusted_root.is_some() {
-            check.verifier().map_err(anyhow::Error::msg)?;
-        }
-        Ok(check)
-    }
-
-    fn verifier(&self) -> Result<&BundleVerifier, String> {
-        self.verifier
-            .get_or_init(|| {
-                let root = crate::blob::load_trusted_root(self.trusted_root.as_deref(), false)
-                    .map_err(|e| format!("{e:#}"))?;
-                let mut v = BundleVerifier::new(&root).map_err(|e| e.to_string())?;
-                if self.insecure_ignore_tlog {
-                    v = v.allow_key_signatures_without_time();
-                }
-                Ok(v)
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+/// The verifier's message, plus the flag to pass when a key-signed bundle was made
+/// without a log (`signet verify-blob` and `signet verify` both take
+/// `--insecure-ignore-tlog`).
+pub fn explain(error: &BundleError, policy: &Policy) -> String {
+    match (error, policy) {
+        (BundleError::NoTlogEntries, Policy::Key(_)) => format!(
+            "{error}; if it was signed with this key without a log (signet sign-blob or sign --new-bundle-format, cosign --tlog-upload=false), pass --insecure-ignore-tlog"
+        ),
+        _ => error.to_string(),
     }
 }
 
-/// The bundles of one image.
+/// A bundle referrer that passed every check that does not depend on who must have
+/// signed.
+pub(crate) struct FetchedBundle {
+    referrer: Digest,
+    bundle: Bundle,
+    layer_digest: Digest,
+}
+
+/// The bundle referrers of one image, fetched.
+pub(crate) struct Fetched {
+    /// Why the referrers could not be listed.
+    listing_error: Option<Arc<ReferrerError>>,
+    /// Each bundle referrer, in listing order: the bundle, or why it is unusable
+    /// (already prefixed `bundle referrer <digest>: `).
+    bundles: Vec<Result<FetchedBundle, String>>,
+}
+
+/// The bundles of one image, for one requirement.
 pub(crate) enum Bundles {
     /// No bundle referrers. `note` says why, when the referrers could not be read.
     None {
         /// The listing error, if any.
-        note: Option<String>,
+        note: Option<Arc<ReferrerError>>,
     },
     /// At least one bundle verified: every verified one, in listing order.
     Verified(Vec<VerifiedSignature>),
@@ -102,20 +84,15 @@ pub(crate) enum Bundles {
     Rejected(Vec<String>),
 }
 
-/// Lists, fetches and verifies the bundle referrers of `digest` in `store`, `workers`
-/// referrers at a time. `name` is the image as printed (`reg/repo:tag`).
-pub(crate) async fn verify(
-    store: &ImageStore,
-    name: &str,
-    digest: &Digest,
-    check: &BundleCheck,
-    workers: usize,
-) -> Bundles {
+/// Lists and fetches the bundle referrers of `digest` in `store`, `workers` referrers
+/// at a time.
+pub(crate) async fn fetch(store: &ImageStore, digest: &Digest, workers: usize) -> Fetched {
     let listed = match list_referrers(store, digest, None).await {
         Ok(l) => l,
         Err(e) => {
-            return Bundles::None {
-                note: Some(e.to_string()),
+            return Fetched {
+                listing_error: Some(Arc::new(e)),
+                bundles: Vec::new(),
             };
         }
     };
@@ -132,37 +109,27 @@ pub(crate) async fn verify(
             })
         })
         .collect();
-    let results: Vec<Option<Result<VerifiedSignature, String>>> = stream::iter(candidates)
+    let bundles: Vec<Option<Result<FetchedBundle, String>>> = stream::iter(candidates)
         .map(|d| async move {
-            one(store, name, digest, check, &d)
+            one(store, digest, &d)
                 .await
                 .map(|r| r.map_err(|reason| format!("bundle referrer {}: {reason}", d.digest)))
         })
         .buffered(workers.max(1))
         .collect()
         .await;
-    let (mut verified, mut rejected) = (Vec::new(), Vec::new());
-    for r in results.into_iter().flatten() {
-        match r {
-            Ok(v) => verified.push(v),
-            Err(e) => rejected.push(e),
-        }
-    }
-    match (verified.is_empty(), rejected.is_empty()) {
-        (false, _) => Bundles::Verified(verified),
-        (true, false) => Bundles::Rejected(rejected),
-        (true, true) => Bundles::None { note: None },
+    Fetched {
+        listing_error: None,
+        bundles: bundles.into_iter().flatten().collect(),
     }
 }
 
-/// One referrer: `None` if it is not a bundle, else its verdict.
+/// One referrer: `None` if it is not a bundle.
 async fn one(
     store: &ImageStore,
-    name: &str,
     digest: &Digest,
-    check: &BundleCheck,
     referrer: &Descriptor,
-) -> Option<Result<VerifiedSignature, String>> {
+) -> Option<Result<FetchedBundle, String>> {
     let manifest = match store.manifest(&referrer.digest.to_string()).await {
         Ok(Some(m)) => m,
         Ok(None) => return Some(Err("listed, but the manifest is not in the registry".into())),
@@ -181,17 +148,23 @@ async fn one(
     {
         return None;
     }
-    Some(check_bundle(store, name, digest, check, &m.subject, layer).await)
+    Some(
+        fetch_bundle(store, digest, &m.subject, layer)
+            .await
+            .map(|bundle| FetchedBundle {
+                referrer: referrer.digest.clone(),
+                bundle,
+                layer_digest: layer.digest.clone(),
+            }),
+    )
 }
 
-async fn check_bundle(
+async fn fetch_bundle(
     store: &ImageStore,
-    name: &str,
     digest: &Digest,
-    check: &BundleCheck,
     subject: &Option<Descriptor>,
     layer: &Descriptor,
-) -> Result<VerifiedSignature, String> {
+) -> Result<Bundle, String> {
     match subject {
         Some(s) if s.digest == *digest => {}
         Some(s) => {
@@ -225,12 +198,77 @@ async fn check_bundle(
             envelope.payload_type
         ));
     }
-    let verifier = check.verifier()?;
+    Ok(bundle)
+}
+
+/// Verifies the fetched bundles for one requirement. `name` is the image as printed.
+pub(crate) fn verify(
+    fetched: &Fetched,
+    name: &str,
+    digest: &Digest,
+    trust: &BundleTrust,
+    policy: &Policy,
+    signature_policy: &signet_verify::Policy,
+) -> Bundles {
+    if let Some(e) = &fetched.listing_error {
+        return Bundles::None {
+            note: Some(Arc::clone(e)),
+        };
+    }
+    let (mut verified, mut rejected) = (Vec::new(), Vec::new());
+    for fetched_bundle in &fetched.bundles {
+        let result = match fetched_bundle {
+            Ok(b) => check_bundle(b, name, digest, trust, policy, signature_policy)
+                .map_err(|reason| format!("bundle referrer {}: {reason}", b.referrer)),
+            Err(reason) => Err(reason.clone()),
+        };
+        match result {
+            Ok(v) => verified.push(v),
+            Err(e) => rejected.push(e),
+        }
+    }
+    match (verified.is_empty(), rejected.is_empty()) {
+        (false, _) => Bundles::Verified(verified),
+        (true, false) => Bundles::Rejected(rejected),
+        (true, true) => Bundles::None { note: None },
+    }
+}
+
+fn check_bundle(
+    fetched: &FetchedBundle,
+    name: &str,
+    digest: &Digest,
+    trust: &BundleTrust,
+    policy: &Policy,
+    signature_policy: &signet_verify::Policy,
+) -> Result<VerifiedSignature, String> {
+    let bundle = &fetched.bundle;
+    let BundleContent::DsseEnvelope(envelope) = &bundle.content else {
+        // Checked when fetched.
+        return Err("the bundle holds a message signature".into());
+    };
+    let verifier = trust.verifier()?;
     verifier
-        .verify(&bundle, Artifact::Sha256(digest.clone()), &check.policy)
-        .map_err(|e| crate::blob::explain(&e, &check.policy))?;
-    // The verifier has checked that an in-toto subject names the digest; cosign's claim
-    // verifier checks it again, and the annotations.
+        .verify(bundle, Artifact::Sha256(digest.clone()), policy)
+        .map_err(|e| explain(&e, policy))?;
+    claims(
+        envelope,
+        name,
+        digest,
+        signature_policy,
+        &fetched.layer_digest,
+    )
+}
+
+/// The verifier has checked that an in-toto subject names the digest; cosign's claim
+/// verifier checks it again, and the annotations.
+fn claims(
+    envelope: &Envelope,
+    name: &str,
+    digest: &Digest,
+    signature_policy: &signet_verify::Policy,
+    layer_digest: &Digest,
+) -> Result<VerifiedSignature, String> {
     let statement = envelope
         .statement()
         .map_err(|e| format!("the signed statement is malformed: {e}"))?;
@@ -238,7 +276,7 @@ async fn check_bundle(
         return Err("no matching subject digest found".into());
     }
     let subjects = subject_annotations(&envelope.payload);
-    if check.check_claims && !check.annotations.is_empty() {
+    if signature_policy.claims == ClaimCheck::Enforce && !signature_policy.annotations.is_empty() {
         let matching = statement
             .subjects
             .iter()
@@ -247,7 +285,7 @@ async fn check_bundle(
             .and_then(|i| subjects.get(i))
             .cloned()
             .unwrap_or_default();
-        for (k, v) in &check.annotations {
+        for (k, v) in &signature_policy.annotations {
             if found.get(k) != Some(&Value::String(v.clone())) {
                 return Err(format!(
                     "missing or incorrect annotation: {k}={v} is not in the statement's subject annotations"
@@ -265,7 +303,7 @@ async fn check_bundle(
         })
         .unwrap_or_default();
     Ok(VerifiedSignature {
-        layer_digest: layer.digest.clone(),
+        layer_digest: layer_digest.clone(),
         payload: SimpleSigning {
             critical: Critical {
                 identity: Identity {

@@ -1,0 +1,201 @@
+//! The admission logic without a network: static authorities, Secrets the webhook
+//! cannot read, fail-open, and the offline `check` of a manifest.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use signet_policy::PolicySet;
+
+use super::*;
+use crate::server::Config;
+
+fn admitter(policies: &str) -> Arc<Admitter> {
+    let set = PolicySet::from_yaml("test.yaml", policies).unwrap();
+    let config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        "unused.crt".into(),
+        "unused.key".into(),
+        "unused".into(),
+    );
+    Arc::new(Admitter::from_config(&config, Arc::new(PolicyStore::fixed(set))).unwrap())
+}
+
+fn review(image: &str) -> Vec<u8> {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "u1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "team-a",
+            "operation": "CREATE",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                       "spec": {"containers": [{"name": "app", "image": image}]}}
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+fn policy(authority: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p}}\nspec:\n  images: [{{glob: \"r.example/**\"}}]\n  authorities: [{authority}]\n{extra}"
+    )
+}
+
+#[tokio::test]
+async fn static_authorities_need_no_registry() {
+    let a = admitter(&policy("{static: {action: pass}}", ""));
+    let (r, v) = a
+        .validate(&review(&format!("r.example/app@{DIGEST}")))
+        .await
+        .unwrap();
+    assert!(r.allowed && v == Verdict::Allowed, "{r:?}");
+    let a = admitter(&policy("{static: {action: fail, message: frozen}}", ""));
+    let (r, v) = a
+        .validate(&review(&format!("r.example/app@{DIGEST}")))
+        .await
+        .unwrap();
+    assert_eq!(v, Verdict::Denied);
+    assert!(
+        r.message
+            .unwrap()
+            .contains("disallowed by static policy: frozen")
+    );
+}
+
+#[tokio::test]
+async fn a_secret_ref_is_an_infrastructure_failure_out_of_cluster() {
+    let authority = "{name: k, key: {secretRef: {name: cosign-pub, namespace: signet-system}}}";
+    let a = admitter(&policy(authority, ""));
+    let (r, _) = a
+        .validate(&review(&format!("r.example/app@{DIGEST}")))
+        .await
+        .unwrap();
+    assert!(!r.allowed);
+    let message = r.message.unwrap();
+    assert!(
+        message.contains("key.secretRef signet-system/cosign-pub needs the Kubernetes API"),
+        "{message}"
+    );
+    assert!(message.contains("set failOpen: true"), "{message}");
+    // with failOpen: allowed, with a warning, and counted
+    let a = admitter(&policy(authority, "  failOpen: true\n"));
+    let (r, v) = a
+        .validate(&review(&format!("r.example/app@{DIGEST}")))
+        .await
+        .unwrap();
+    assert!(r.allowed, "{r:?}");
+    assert_eq!(v, Verdict::Warned);
+    assert!(
+        r.warnings[0].contains("allowed without verification (failOpen)"),
+        "{r:?}"
+    );
+    assert_eq!(a.metrics().fail_open_count(), 1);
+    assert!(a.cache().is_empty());
+}
+
+#[tokio::test]
+async fn mutate_leaves_what_it_cannot_resolve_and_warns() {
+    // 127.0.0.1:9 refuses connections.
+    let set = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec:\n  images: [{glob: \"127.0.0.1:9/**\"}]\n  authorities: [{static: {action: pass}}]\n";
+    let a = admitter(set);
+    let (r, _) = a.mutate(&review("127.0.0.1:9/app:1")).await.unwrap();
+    assert!(r.allowed);
+    assert!(r.patch.is_none());
+    assert!(r.warnings[0].contains("could not pin"), "{r:?}");
+    let (r, _) = a.validate(&review("127.0.0.1:9/app:1")).await.unwrap();
+    assert!(!r.allowed, "unpinned: the validating webhook denies");
+}
+
+#[tokio::test]
+async fn check_objects_skips_what_is_not_a_workload() {
+    let a = admitter(&policy(
+        "{static: {action: pass}}",
+        "  verifyDigest: false\n  mutateDigest: false\n",
+    ));
+    let objects = workloads_from_yaml(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: \"r.example/app:1\"}]}}\n- {apiVersion: batch/v1, kind: Job, metadata: {name: j, namespace: n}, spec: {template: {spec: {containers: [{name: c, image: \"other.example/x:1\"}]}}}}\n",
+    )
+    .unwrap();
+    assert_eq!(objects.len(), 3);
+    let results = a.check_objects(&objects).await;
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].verdict, Verdict::Allowed);
+    assert_eq!(results[0].namespace, "default");
+    assert_eq!(
+        results[1].verdict,
+        Verdict::Denied,
+        "no policy matches other.example"
+    );
+    assert!(workloads_from_yaml("a: [").is_err());
+}
+
+#[tokio::test]
+async fn concurrent_identical_checks_share_one_run() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let flights = InFlight::default();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let key = CacheKey::new(
+        "r/a",
+        &signet_formats::Digest::sha256_of(b"x"),
+        PolicySet::empty().generation(),
+        b"k",
+    );
+    let check = |runs: Arc<AtomicUsize>| async move {
+        runs.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Arc::new(Vec::new())
+    };
+    let (a, b) = tokio::join!(
+        flights.join(key, check(runs.clone())),
+        flights.join(key, check(runs.clone()))
+    );
+    assert!(a.is_empty() && b.is_empty());
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "one registry check for both"
+    );
+    // once finished, the next request checks again (results are not cached here)
+    flights.join(key, check(runs.clone())).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn authorities_map_to_requirements_or_say_why_not() {
+    let set = PolicySet::from_yaml(
+        "t.yaml",
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec:\n  images: [{glob: \"r.example/**\"}]\n  authorities:\n  - keyless:\n      identities:\n      - {issuer: https://issuer.example, subject: a@example.com}\n      - {issuerRegExp: \"^https://\", subjectRegExp: \"@example\\\\.com$\"}\n    signatureFormat: bundle\n  - keyless:\n      trustRootRef: private\n      identities: [{issuer: i, subject: s}]\n",
+    )
+    .unwrap();
+    let p = &set.policies()[0];
+    let two = requirements(&p.authorities[0]).unwrap();
+    assert_eq!(
+        two.len(),
+        2,
+        "one requirement per identity: any passing passes"
+    );
+    assert!(
+        two.iter()
+            .all(|r| r.formats == SignatureFormats::BundlesOnly)
+    );
+    assert!(matches!(
+        two[0].policy.authority,
+        signet_verify::Authority::Keyless(_)
+    ));
+    match requirements(&p.authorities[1]) {
+        Err(AuthorityOutcome::Rejected(reason)) => {
+            assert!(reason.contains("--trusted-root"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The verdict cache key depends on the authority's content.
+    assert_ne!(
+        authority_identity(&p.authorities[0]),
+        authority_identity(&p.authorities[1])
+    );
+}

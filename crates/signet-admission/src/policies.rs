@@ -1,0 +1,250 @@
+//! The policy directory, loaded at start and reloaded when it changes.
+//!
+//! The directory is polled: a fingerprint of its YAML files (names, sizes, modification
+//! times, following symlinks as ConfigMap mounts use them) is compared every interval,
+//! and a change triggers a full load through `signet_policy::PolicySet::load_dir`. A load
+//! that fails is logged with every problem and counted; the previous good set keeps
+//! serving, and `/readyz` reports the error. Until a first load succeeds the webhook is
+//! not ready and denies every request it would check.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use signet_policy::PolicySet;
+use signet_policy::policy::PolicyFile;
+
+use crate::log;
+use crate::metrics::Metrics;
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PolicyStatus {
+    /// The set serving now, if any has loaded.
+    pub set: Option<Arc<PolicySet>>,
+    /// Why the last load failed, if it did (the previous set keeps serving).
+    pub last_error: Option<String>,
+}
+
+/// The policies the webhook serves, shared by every request.
+#[derive(Debug)]
+pub struct PolicyStore {
+    dir: PathBuf,
+    status: RwLock<PolicyStatus>,
+    fingerprint: RwLock<Option<Vec<(String, u64, SystemTime)>>>,
+    /// ClusterImagePolicy resources from the Kubernetes API, when watched.
+    cluster: RwLock<Vec<PolicyFile>>,
+}
+
+impl PolicyStore {
+    /// A store for `dir`, loaded now (a failure is kept in the status, not returned).
+    pub fn load(dir: &Path, metrics: &Metrics) -> Self {
+        let store = PolicyStore {
+            dir: dir.to_owned(),
+            status: RwLock::new(PolicyStatus {
+                set: None,
+                last_error: None,
+            }),
+            fingerprint: RwLock::new(None),
+            cluster: RwLock::new(Vec::new()),
+        };
+        store.reload_if_changed(metrics);
+        store
+    }
+
+    /// A store serving a fixed set (tests, `signet admission check`).
+    pub fn fixed(set: PolicySet) -> Self {
+        PolicyStore {
+            dir: PathBuf::new(),
+            status: RwLock::new(PolicyStatus {
+                set: Some(Arc::new(set)),
+                last_error: None,
+            }),
+            fingerprint: RwLock::new(None),
+            cluster: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Replaces the policies that come from ClusterImagePolicy resources and reloads:
+    /// the served set is the directory's documents plus these, validated together (a
+    /// name defined in both is an error, and the previous set keeps serving).
+    pub fn set_cluster_documents(&self, documents: Vec<PolicyFile>, metrics: &Metrics) {
+        if let Ok(mut c) = self.cluster.write() {
+            *c = documents;
+        }
+        self.reload(metrics);
+    }
+
+    fn load_sources(&self) -> Result<PolicySet, signet_policy::LoadError> {
+        let mut files = if self.dir.as_os_str().is_empty() {
+            Vec::new()
+        } else {
+            signet_policy::policy::read_dir(&self.dir)?
+        };
+        if let Ok(c) = self.cluster.read() {
+            files.extend(c.iter().cloned());
+        }
+        PolicySet::from_files(files)
+    }
+
+    /// The current status.
+    pub fn status(&self) -> PolicyStatus {
+        self.status
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or(PolicyStatus {
+                set: None,
+                last_error: Some("the policy store lock is poisoned".into()),
+            })
+    }
+
+    /// The set serving now.
+    pub fn current(&self) -> Option<Arc<PolicySet>> {
+        self.status().set
+    }
+
+    fn fingerprint_now(&self) -> Result<Vec<(String, u64, SystemTime)>, std::io::Error> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+                continue;
+            }
+            // Follows symlinks (ConfigMap mounts swap a `..data` link).
+            match std::fs::metadata(entry.path()) {
+                Ok(m) => out.push((
+                    name,
+                    m.len(),
+                    m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                )),
+                Err(_) => out.push((name, u64::MAX, SystemTime::UNIX_EPOCH)),
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Reloads when the directory changed since the last look (or was never loaded).
+    /// Returns whether a load was attempted.
+    pub fn reload_if_changed(&self, metrics: &Metrics) -> bool {
+        if self.dir.as_os_str().is_empty() {
+            return false;
+        }
+        let now = self.fingerprint_now().ok();
+        let unchanged = self
+            .fingerprint
+            .read()
+            .map(|f| f.is_some() && *f == now)
+            .unwrap_or(false);
+        if unchanged {
+            return false;
+        }
+        if let Ok(mut f) = self.fingerprint.write() {
+            *f = now;
+        }
+        self.reload(metrics);
+        true
+    }
+
+    /// Loads the directory and the cluster's policies now; a set that does not load
+    /// leaves the previous one serving.
+    fn reload(&self, metrics: &Metrics) {
+        match self.load_sources() {
+            Ok(set) => {
+                for note in set.notes() {
+                    log::event("note", &note.to_string());
+                }
+                log::event(
+                    "info",
+                    &format!(
+                        "loaded {} ClusterImagePolicy(s) from {} (generation {})",
+                        set.policies().len(),
+                        self.dir.display(),
+                        set.generation()
+                    ),
+                );
+                metrics.policy_reload(true, set.policies().len());
+                if let Ok(mut s) = self.status.write() {
+                    s.set = Some(Arc::new(set));
+                    s.last_error = None;
+                }
+            }
+            Err(e) => {
+                let serving = self.current().is_some();
+                log::event(
+                    "error",
+                    &format!(
+                        "policies in {} do not load{}: {e}",
+                        self.dir.display(),
+                        if serving {
+                            "; the previous policies keep serving"
+                        } else {
+                            "; no policy is loaded, so every checked request is denied"
+                        }
+                    ),
+                );
+                metrics.policy_reload(false, 0);
+                if let Ok(mut s) = self.status.write() {
+                    s.last_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Polls the directory every `interval` until the store is dropped elsewhere.
+    pub(crate) fn spawn_watch(self: &Arc<Self>, metrics: Arc<Metrics>, interval: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(store) = weak.upgrade() else { return };
+                let metrics = metrics.clone();
+                // Loading reads files: keep it off the async workers.
+                let _ =
+                    tokio::task::spawn_blocking(move || store.reload_if_changed(&metrics)).await;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec:\n  images: [{glob: \"r.io/**\"}]\n  authorities: [{static: {action: pass}}]\n";
+
+    #[test]
+    fn a_bad_reload_keeps_the_previous_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Metrics::new();
+        let store = PolicyStore::load(dir.path(), &m);
+        assert!(
+            store.current().is_some(),
+            "an empty directory is an empty set"
+        );
+        std::fs::write(dir.path().join("p.yaml"), GOOD).unwrap();
+        assert!(store.reload_if_changed(&m));
+        let first = store.current().unwrap();
+        assert_eq!(first.policies().len(), 1);
+        assert!(!store.reload_if_changed(&m), "unchanged: no reload");
+        std::fs::write(dir.path().join("p.yaml"), "garbage: [").unwrap();
+        assert!(store.reload_if_changed(&m));
+        let status = store.status();
+        assert!(status.last_error.is_some());
+        assert_eq!(
+            status.set.unwrap().generation(),
+            first.generation(),
+            "the good set keeps serving"
+        );
+        let broken = tempfile::tempdir().unwrap();
+        std::fs::write(broken.path().join("x.yaml"), "garbage: [").unwrap();
+        let store = PolicyStore::load(broken.path(), &m);
+        assert!(store.current().is_none());
+        assert!(store.status().last_error.unwrap().contains("x.yaml"));
+    }
+}

@@ -1,0 +1,495 @@
+//! Keyless signing against `signet serve` (the CA, log, TSA and dev OIDC issuer in one
+//! process), checked by every client that can check it:
+//!
+//! * signet signs blobs and images keylessly (token → certificate → log entry → bundle)
+//!   and verifies them with the stack's `trust/trusted_root.json`;
+//! * sigstore-python (`--trust-config trust/client_trust_config.json`) signs a blob
+//!   against the stack, and verifies signet's keyless bundles; @sigstore/verify does too;
+//! * cosign 2.5 signs an image keylessly against the stack (`--fulcio-url`,
+//!   `--rekor-url`, the stack's PEM files in `SIGSTORE_ROOT_FILE`,
+//!   `SIGSTORE_REKOR_PUBLIC_KEY`, `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE`) and signet verifies
+//!   it; cosign verifies signet's keyless image signatures (`verify-attestation
+//!   --new-bundle-format`, since cosign 2.5's `verify` reads only `.sig`).
+//! * the CA refuses tokens from issuers it does not trust, and signet names each
+//!   missing or unusable token.
+//!
+//! The oracles and the registry come from `scripts/test-env.sh up`; a test whose tool is
+//! missing says so and checks the rest.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use support::*;
+
+/// A `signet serve --dev-oidc` on a free port, killed on drop.
+struct Stack {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl Stack {
+    fn start(dir: &Path) -> Stack {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_signet"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--dev-oidc", "--data-dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start signet serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.expect("read serve output");
+            if let Some(rest) = line.strip_prefix("ca: ") {
+                url = rest.split_whitespace().next().map(str::to_string);
+            }
+            let done = line.starts_with("trust: ");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        // One line per service, then the trust directory.
+        for prefix in ["oidc: ", "ca: ", "log: ", "tsa: ", "trust: "] {
+            assert!(
+                seen.iter().any(|l| l.starts_with(prefix)),
+                "no {prefix:?} line in {seen:?}"
+            );
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Stack {
+            child,
+            url: url.expect("the ca line names the URL"),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn issuer(&self) -> String {
+        format!("{}/oidc", self.url)
+    }
+
+    fn trust(&self, name: &str) -> PathBuf {
+        self.dir.join("trust").join(name)
+    }
+
+    fn token(&self, subject: &str) -> String {
+        let run = signet(
+            &self.dir,
+            &[
+                "dev-token",
+                "--data-dir",
+                self.dir.to_str().expect("utf-8"),
+                "--subject",
+                subject,
+            ],
+        )
+        .ok();
+        run.stdout.trim().to_string()
+    }
+
+    /// The flags that point keyless signing at this stack.
+    fn sign_flags(&self) -> Vec<String> {
+        vec![
+            "--signing-config".into(),
+            self.trust("signing_config.json").display().to_string(),
+            "--trusted-root".into(),
+            self.trust("trusted_root.json").display().to_string(),
+        ]
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sigstore_python_cli() -> Option<PathBuf> {
+    let python = std::env::var_os("SIGNET_TEST_SIGSTORE_PYTHON").filter(|v| !v.is_empty());
+    let Some(python) = python else {
+        eprintln!("skipping sigstore-python checks: SIGNET_TEST_SIGSTORE_PYTHON is not set");
+        return None;
+    };
+    let cli = Path::new(&python).with_file_name("sigstore");
+    assert!(cli.exists(), "{} is missing", cli.display());
+    Some(cli)
+}
+
+fn sigstore_js() -> Option<PathBuf> {
+    let dir = std::env::var_os("SIGNET_TEST_SIGSTORE_JS").filter(|v| !v.is_empty());
+    if dir.is_none() {
+        eprintln!("skipping sigstore-js checks: SIGNET_TEST_SIGSTORE_JS is not set");
+    }
+    dir.map(PathBuf::from)
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "rc={:?}\nstdout={}\nstderr={}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn python_verify(cli: &Path, stack: &Stack, bundle: &Path, file: &Path, id: &str) -> Output {
+    Command::new(cli)
+        .arg("--trust-config")
+        .arg(stack.trust("client_trust_config.json"))
+        .args(["verify", "identity", "--bundle"])
+        .arg(bundle)
+        .args(["--cert-identity", id, "--cert-oidc-issuer", &stack.issuer()])
+        .arg(file)
+        .output()
+        .expect("run sigstore-python")
+}
+
+fn js_verify(nm: &Path, stack: &Stack, bundle: &Path, file: &Path, id: &str) -> Output {
+    Command::new("node")
+        .arg(repo_root().join("scripts/oracles/js-verify.js"))
+        .arg("identity")
+        .arg(bundle)
+        .arg(file)
+        .arg(stack.trust("trusted_root.json"))
+        .args([id, &stack.issuer()])
+        .env("SIGNET_TEST_SIGSTORE_JS", nm)
+        .output()
+        .expect("run node (sigstore-js oracle)")
+}
+
+fn verify_blob(stack: &Stack, bundle: &Path, file: &Path, id: &str) -> Run {
+    signet(
+        &stack.dir,
+        &[
+            "verify-blob",
+            "--bundle",
+            bundle.to_str().expect("utf-8"),
+            "--certificate-identity",
+            id,
+            "--certificate-oidc-issuer",
+            &stack.issuer(),
+            "--trusted-root",
+            stack.trust("trusted_root.json").to_str().expect("utf-8"),
+            file.to_str().expect("utf-8"),
+        ],
+    )
+}
+
+#[test]
+fn blobs_signed_keylessly_verify_in_signet_sigstore_python_and_sigstore_js() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(&scratch.path().join("stack"));
+    let d = scratch.path();
+    // The trust files exist and describe one CA, CT log, tlog and TSA.
+    let root: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(stack.trust("trusted_root.json")).expect("trusted root"),
+    )
+    .expect("json");
+    for list in [
+        "certificateAuthorities",
+        "ctlogs",
+        "tlogs",
+        "timestampAuthorities",
+    ] {
+        assert_eq!(
+            root[list].as_array().map(Vec::len),
+            Some(1),
+            "{list}: {root}"
+        );
+    }
+    assert_eq!(root["tlogs"][0]["baseUrl"], stack.url.as_str());
+
+    let file = d.join("artifact.txt");
+    std::fs::write(&file, b"signed without a key\n").expect("write");
+    let other = d.join("other.txt");
+    std::fs::write(&other, b"not what was signed\n").expect("write");
+    let bundle = d.join("artifact.sigstore.json");
+    let token = stack.token("alice@example.com");
+    let mut args = vec!["sign-blob", "--identity-token", &token, "--bundle"];
+    let bundle_s = bundle.to_str().expect("utf-8");
+    args.push(bundle_s);
+    let flags = stack.sign_flags();
+    args.extend(flags.iter().map(String::as_str));
+    args.push(file.to_str().expect("utf-8"));
+    let run = signet(d, &args).ok();
+    assert!(run.stderr.contains("alice@example.com"), "{run:?}");
+
+    // The bundle: v0.3, a certificate, a hashedrekord entry with a proof and a
+    // checkpoint, and an RFC 3161 timestamp.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("json");
+    assert_eq!(
+        json["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    let material = &json["verificationMaterial"];
+    assert!(material["certificate"]["rawBytes"].is_string(), "{json}");
+    let entry = &material["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["kind"], "hashedrekord");
+    assert!(entry["inclusionProof"]["checkpoint"]["envelope"].is_string());
+    assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
+    assert_eq!(
+        material["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    verify_blob(&stack, &bundle, &file, "alice@example.com").ok();
+    verify_blob(&stack, &bundle, &file, "mallory@example.com").fails(1, "identity");
+    verify_blob(&stack, &bundle, &other, "alice@example.com").fails(1, "digest");
+    // Not under the public-good root.
+    signet(
+        d,
+        &[
+            "verify-blob",
+            "--bundle",
+            bundle_s,
+            "--certificate-identity",
+            "alice@example.com",
+            "--certificate-oidc-issuer",
+            &stack.issuer(),
+            file.to_str().expect("utf-8"),
+        ],
+    )
+    .fails(1, "");
+
+    if let Some(cli) = sigstore_python_cli() {
+        let ok = python_verify(&cli, &stack, &bundle, &file, "alice@example.com");
+        assert!(ok.status.success(), "sigstore-python: {}", show(&ok));
+        let bad = python_verify(&cli, &stack, &bundle, &other, "alice@example.com");
+        assert!(
+            !bad.status.success(),
+            "sigstore-python accepted another file"
+        );
+
+        // sigstore-python signs against the stack; signet and sigstore-python verify.
+        let py_file = d.join("python.txt");
+        std::fs::write(&py_file, b"signed by sigstore-python\n").expect("write");
+        let py_bundle = d.join("python.sigstore.json");
+        let py_token = stack.token("bob@example.com");
+        let signed = Command::new(&cli)
+            .arg("--trust-config")
+            .arg(stack.trust("client_trust_config.json"))
+            .args([
+                "sign",
+                "--oidc-disable-ambient-providers",
+                "--identity-token",
+                &py_token,
+                "--overwrite",
+                "--bundle",
+            ])
+            .arg(&py_bundle)
+            .arg(&py_file)
+            .output()
+            .expect("run sigstore-python sign");
+        assert!(
+            signed.status.success(),
+            "sigstore-python sign: {}",
+            show(&signed)
+        );
+        let ok = python_verify(&cli, &stack, &py_bundle, &py_file, "bob@example.com");
+        assert!(ok.status.success(), "sigstore-python verify: {}", show(&ok));
+        verify_blob(&stack, &py_bundle, &py_file, "bob@example.com").ok();
+        verify_blob(&stack, &py_bundle, &file, "bob@example.com").fails(1, "");
+    }
+    if let Some(nm) = sigstore_js() {
+        let ok = js_verify(&nm, &stack, &bundle, &file, "alice@example.com");
+        assert!(ok.status.success(), "sigstore-js: {}", show(&ok));
+        let bad = js_verify(&nm, &stack, &bundle, &other, "alice@example.com");
+        assert!(!bad.status.success(), "sigstore-js accepted another file");
+    }
+}
+
+#[test]
+fn the_ca_refuses_untrusted_issuers_and_signet_names_bad_tokens() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(&scratch.path().join("stack"));
+    let d = scratch.path();
+    let file = d.join("f.txt");
+    std::fs::write(&file, b"x").expect("write");
+    let bundle = d.join("f.sigstore.json");
+    let flags = stack.sign_flags();
+    let sign = |token: Option<&str>| {
+        let mut args = vec!["sign-blob", "--bundle", bundle.to_str().expect("utf-8")];
+        if let Some(t) = token {
+            args.extend(["--identity-token", t]);
+        }
+        args.extend(flags.iter().map(String::as_str));
+        args.push(file.to_str().expect("utf-8"));
+        signet_env(d, &args, &[("SIGSTORE_ID_TOKEN", "")])
+    };
+    // A token the dev issuer signed, but claiming another issuer.
+    let foreign = signet(
+        d,
+        &[
+            "dev-token",
+            "--data-dir",
+            stack.dir.to_str().expect("utf-8"),
+            "--subject",
+            "eve@example.com",
+            "--issuer",
+            "https://evil.example.com",
+        ],
+    )
+    .ok()
+    .stdout
+    .trim()
+    .to_string();
+    sign(Some(&foreign)).fails(1, "Fulcio refused the request");
+    sign(Some("not-a-jwt")).fails(1, "identity token");
+    sign(None).fails(1, "no identity token");
+    assert!(!bundle.exists(), "a refused signing wrote a bundle");
+    // No dev issuer in a directory that never ran one.
+    signet(
+        d,
+        &[
+            "dev-token",
+            "--data-dir",
+            d.join("nothing").to_str().expect("utf-8"),
+            "--subject",
+            "a@b",
+        ],
+    )
+    .fails(1, "--dev-oidc");
+}
+
+#[test]
+fn serve_refuses_a_ca_that_trusts_no_issuer() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let d = scratch.path();
+    signet(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            d.join("s").to_str().expect("utf-8"),
+        ],
+    )
+    .fails(1, "trusts no OIDC issuer");
+}
+
+#[test]
+fn images_signed_keylessly_interoperate_with_cosign() {
+    let Some(env) = test_env() else {
+        eprintln!("skipping: no test registry (run scripts/test-env.sh up)");
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(&scratch.path().join("stack"));
+    let d = scratch.path();
+    let repo = unique_repo(env, "keyless");
+    let digest = push_image(env, "a", &repo, "v1");
+    let image = format!("{repo}@{digest}");
+    let flags = stack.sign_flags();
+    let token = stack.token("dave@example.com");
+
+    // signet signs keylessly (a bundle referrer by default) and verifies.
+    let mut args = vec!["sign", "--allow-http-registry", "--identity-token", &token];
+    args.extend(flags.iter().map(String::as_str));
+    args.push(&image);
+    let run = signet(d, &args).ok();
+    assert!(run.stderr.contains("bundle referrer"), "{run:?}");
+    let root = stack.trust("trusted_root.json");
+    let verify = |id: &str| {
+        signet(
+            d,
+            &[
+                "verify",
+                "--allow-http-registry",
+                "--certificate-identity",
+                id,
+                "--certificate-oidc-issuer",
+                &stack.issuer(),
+                "--trusted-root",
+                root.to_str().expect("utf-8"),
+                &image,
+            ],
+        )
+    };
+    verify("dave@example.com").ok();
+    verify("mallory@example.com").fails(12, "identity");
+
+    let cosign_bin = require_cosign!(env);
+    let cosign_env = |c: &mut Command| {
+        c.env("SIGSTORE_ROOT_FILE", stack.trust("fulcio_chain.pem"))
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", stack.trust("rekor.pub"))
+            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", stack.trust("ctlog.pub"))
+            .env("HOME", d)
+            .env("TUF_ROOT", d.join(".sigstore"))
+            .env("DOCKER_CONFIG", d.join(".docker"));
+    };
+    // cosign 2.5 verifies signet's keyless referrer.
+    let mut c = Command::new(&cosign_bin);
+    c.args([
+        "verify-attestation",
+        "--allow-insecure-registry",
+        "--new-bundle-format",
+        "--type",
+        "https://sigstore.dev/cosign/sign/v1",
+        "--certificate-identity",
+        "dave@example.com",
+        "--certificate-oidc-issuer",
+        &stack.issuer(),
+        "--trusted-root",
+        root.to_str().expect("utf-8"),
+        &image,
+    ]);
+    cosign_env(&mut c);
+    let out = c.output().expect("run cosign");
+    assert!(
+        out.status.success(),
+        "cosign verify-attestation: {}",
+        show(&out)
+    );
+
+    // cosign 2.5 signs keylessly against the stack (a `.sig` with certificate and
+    // Rekor bundle); signet verifies it.
+    let cosign_token = stack.token("carol@example.com");
+    let mut c = Command::new(&cosign_bin);
+    c.args([
+        "sign",
+        "--yes",
+        "--allow-insecure-registry",
+        "--fulcio-url",
+        &stack.url,
+        "--rekor-url",
+        &stack.url,
+        "--identity-token",
+        &cosign_token,
+        &image,
+    ]);
+    cosign_env(&mut c);
+    let out = c.output().expect("run cosign");
+    assert!(out.status.success(), "cosign sign: {}", show(&out));
+    let run = signet(
+        d,
+        &[
+            "verify",
+            "--allow-http-registry",
+            "--new-bundle-format=false",
+            "--certificate-identity",
+            "carol@example.com",
+            "--certificate-oidc-issuer",
+            &stack.issuer(),
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            &image,
+        ],
+    )
+    .ok();
+    assert!(run.stdout.contains(&digest.to_string()), "{run:?}");
+}
