@@ -1,6 +1,7 @@
 //! Replays the cargo-fuzz corpora on stable. `#[path]`-included by the
-//! `fuzz_corpus`/`fuzzing` tests of signet-formats, signet-tlog and signet-x509, which
-//! all live two directories below the workspace root.
+//! `fuzz_corpus`/`fuzzing` tests of signet-formats, signet-tlog, signet-x509,
+//! signet-policy, signet-log, signet-ca and signet-sign, which all live two directories
+//! below the workspace root.
 
 #![allow(dead_code)]
 
@@ -47,4 +48,33 @@ pub(crate) fn replay(target: &str, entry: fn(&[u8])) -> Vec<(String, Vec<u8>)> {
 /// must parse, or the corpus would drift away from the parser unnoticed.
 pub(crate) fn valid(name: &str) -> bool {
     !name.starts_with("mutated-") && !name.contains("_fail")
+}
+
+/// Feeds `entry` deterministic byte-level mutations (a flipped bit, a truncation, a
+/// duplicated half) of every seed, 64 per seed: none may panic.
+pub(crate) fn mutate(seeds: &[(String, Vec<u8>)], entry: fn(&[u8])) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (_, seed) in seeds {
+        for _ in 0..64 {
+            let mut data = seed.clone();
+            match next() % 3 {
+                0 if !data.is_empty() => {
+                    let i = (next() as usize) % data.len();
+                    data[i] ^= 1 << (next() % 8);
+                }
+                1 => data.truncate((next() as usize) % (data.len() + 1)),
+                _ => {
+                    let copy = data.clone();
+                    data.extend_from_slice(&copy[..copy.len() / 2]);
+                }
+            }
+            entry(&data);
+        }
+    }
 }
