@@ -234,6 +234,14 @@ def main():
         u, c = row("signet uncached 1T"), row("signet cached 1T")
         print(f"  uncached p50 per bundle <= 650 µs: {u['p50']:.0f} µs "
               f"{'met' if u['p50'] <= 650 else 'MISSED'}")
+        # The floor (4 P-256 + 2 P-384 verifies) timed in the same round robin, so that
+        # the ratio holds however loaded the machine is during the run.
+        floor = statistics.median(results["signet uncached 1T"]["floor_ns"]) / 1000
+        keyless = [row("signet uncached 1T", n) for n, _, k in CASES if k is None]
+        worst = max(r["p50"] for r in keyless)
+        print(f"  uncached keyless p50 within 1.3x of the signature floor measured in the same run "
+              f"({floor:.0f} µs): worst case {worst:.0f} µs = {worst / floor:.2f}x "
+              f"{'met' if worst <= 1.3 * floor else 'MISSED'}")
         print(f"  cached p50 per bundle below the ~500 µs signature floor: {c['p50']:.0f} µs "
               f"{'met' if c['p50'] < 500 else 'MISSED'}")
         py = row("sigstore-python")

@@ -13,14 +13,16 @@
 //! `--threads N` every thread runs the whole round robin `iterations` times through
 //! clones of the same verifiers (so with `--cache` they share one cache). Prints
 //! `{"runtime", "threads", "cached", "wall_ns", "calls", "cache", "cases": [{"name",
-//! "ns": [...]}]}` on stdout; any failed verification aborts with exit 1.
+//! "ns": [...]}], "floor_ns": [...]}` on stdout, where `floor_ns` times the signature
+//! checks of one keyless bundle (4 P-256 and 2 P-384 verifies) once per round robin, in
+//! the same run; any failed verification aborts with exit 1.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use signet_crypto::PublicKey;
+use signet_crypto::{KeyAlgorithm, PrivateKey, PublicKey, Signer as _};
 use signet_formats::sigstore::{Bundle, TrustedRoot, trust};
 use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
 use signet_x509::IdentityMatcher;
@@ -85,14 +87,50 @@ fn verify_once(v: &BundleVerifier, c: &Case) -> Result<u64, String> {
     Ok(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// One thread's run: `warmup + iterations` round robins; the timings of the last ones.
+/// The signature-check floor of one keyless bundle: 4 P-256 verifies (signature, SCT,
+/// SET, checkpoint) and 2 P-384 verifies (leaf and intermediate of the P-384 Fulcio
+/// chain), over fresh keys, timed in the same round robin as the bundles so that both
+/// see the same machine.
+struct Floor(Vec<(PublicKey, Vec<u8>, Vec<u8>)>);
+
+/// One thread's timings: per case, then the floor's.
+type ThreadTimings = (Vec<Vec<u64>>, Vec<u64>);
+
+impl Floor {
+    fn new() -> Result<Floor, String> {
+        let mut checks = Vec::new();
+        for (alg, n) in [(KeyAlgorithm::EcdsaP256, 4), (KeyAlgorithm::EcdsaP384, 2)] {
+            for i in 0..n {
+                let key = PrivateKey::generate(alg).map_err(|e| e.to_string())?;
+                let message = vec![i as u8; 600];
+                let sig = key.sign(&message).map_err(|e| e.to_string())?;
+                checks.push((key.public_key().clone(), message, sig));
+            }
+        }
+        Ok(Floor(checks))
+    }
+
+    fn once(&self) -> Result<u64, String> {
+        let t0 = Instant::now();
+        for (key, message, sig) in &self.0 {
+            key.verify(message, sig)
+                .map_err(|e| format!("floor: {e}"))?;
+        }
+        Ok(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// One thread's run: `warmup + iterations` round robins; the timings of the last ones,
+/// per case, then the floor's.
 fn run_thread(
     cases: &[Case],
     roots: &HashMap<String, BundleVerifier>,
+    floor: &Floor,
     warmup: usize,
     iterations: usize,
-) -> Result<Vec<Vec<u64>>, String> {
+) -> Result<ThreadTimings, String> {
     let mut ns = vec![Vec::with_capacity(iterations); cases.len()];
+    let mut floor_ns = Vec::with_capacity(iterations);
     for i in 0..warmup + iterations {
         for (k, c) in cases.iter().enumerate() {
             let v = roots
@@ -103,8 +141,12 @@ fn run_thread(
                 ns[k].push(t);
             }
         }
+        let t = floor.once()?;
+        if i >= warmup {
+            floor_ns.push(t);
+        }
     }
-    Ok(ns)
+    Ok((ns, floor_ns))
 }
 
 fn main() -> ExitCode {
@@ -155,13 +197,14 @@ fn real_main() -> Result<(), String> {
             .collect();
     }
 
+    let floor = Floor::new()?;
     let t0 = Instant::now();
-    let per_thread: Vec<Result<Vec<Vec<u64>>, String>> = std::thread::scope(|s| {
+    let per_thread: Vec<Result<ThreadTimings, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let roots = roots.clone(); // clones share the cache
-                let cases = &cases;
-                s.spawn(move || run_thread(cases, &roots, warmup, iterations))
+                let (cases, floor) = (&cases, &floor);
+                s.spawn(move || run_thread(cases, &roots, floor, warmup, iterations))
             })
             .collect();
         handles
@@ -171,10 +214,13 @@ fn real_main() -> Result<(), String> {
     });
     let wall = t0.elapsed();
     let mut ns: Vec<Vec<u64>> = vec![Vec::new(); cases.len()];
+    let mut floor_ns = Vec::new();
     for r in per_thread {
-        for (k, v) in r?.into_iter().enumerate() {
+        let (cases_ns, f) = r?;
+        for (k, v) in cases_ns.into_iter().enumerate() {
             ns[k].extend(v);
         }
+        floor_ns.extend(f);
     }
     // Calls timed after warm-up; the wall clock includes the warm-up too, so scale it.
     let timed_calls: usize = ns.iter().map(Vec::len).sum();
@@ -193,6 +239,7 @@ fn real_main() -> Result<(), String> {
         "calls": timed_calls,
         "cache": cache,
         "cases": cases.iter().zip(ns).map(|(c, ns)| json!({"name": c.name, "ns": ns})).collect::<Vec<_>>(),
+        "floor_ns": floor_ns,
     });
     println!("{out}");
     Ok(())
