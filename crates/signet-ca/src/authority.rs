@@ -350,14 +350,36 @@ mod tests {
             .unwrap();
 
         // Outside the ten minutes, the chain does not verify.
-        assert!(verify_chain(&leaf, &[], &authorities, UnixTime(leaf.not_after().0 + 1)).is_err());
+        let err =
+            verify_chain(&leaf, &[], &authorities, UnixTime(leaf.not_after().0 + 1)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                signet_x509::ChainError::NotValidAt {
+                    position: signet_x509::ChainPosition::Leaf,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         // Another CT key does not vouch for it.
         let other = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
         let stranger = vec![CtLog::new(
             other.public_key().clone(),
             TimeRange::starting_at(UnixTime(0)),
         )];
-        assert!(verify_embedded_scts(&leaf, chain.issuer(), &stranger).is_err());
+        let err = verify_embedded_scts(&leaf, chain.issuer(), &stranger).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                signet_x509::SctError::NoVerifiedSct {
+                    total: 1,
+                    unknown_log: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

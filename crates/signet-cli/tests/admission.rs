@@ -33,30 +33,6 @@ fn path_of(repo: &str) -> &str {
     repo.split_once('/').unwrap().1
 }
 
-/// The registry with the OCI 1.1 referrers API, or `None` (saying so) when it is not up.
-fn referrers_registry() -> Option<String> {
-    let from_env_file = || {
-        let dir =
-            std::env::var("SIGNET_TEST_DIR").unwrap_or_else(|_| "/tmp/signet-test-env".into());
-        std::fs::read_to_string(Path::new(&dir).join("env.sh"))
-            .ok()?
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("export SIGNET_TEST_REFERRERS_REGISTRY=")
-                    .map(str::to_owned)
-            })
-    };
-    let host = std::env::var("SIGNET_TEST_REFERRERS_REGISTRY")
-        .ok()
-        .or_else(from_env_file)
-        .filter(|v| !v.is_empty());
-    if host.is_none() {
-        eprintln!("SIGNET_TEST_REFERRERS_REGISTRY not set: the referrers-API case is skipped");
-    }
-    host
-}
-
 /// Pushes image `a` to `repo:v1`, signs it by digest with a fresh signet key; the key
 /// pair and digest.
 fn signed_image(env: &TestEnv, d: &Path, name: &str, extra: &[&str]) -> (String, Digest, PathBuf) {
@@ -200,7 +176,10 @@ fn bundle_referrers_and_cosign_signatures_are_admitted() {
         None => eprintln!("cosign not installed: only signet's bundles are checked here"),
     }
     // On the registry with the OCI 1.1 referrers API too, when it runs.
-    let on_api = referrers_registry().map(|host| {
+    if env.referrers_registry.is_none() {
+        eprintln!("SIGNET_TEST_REFERRERS_REGISTRY not set: the referrers-API case is skipped");
+    }
+    let on_api = env.referrers_registry.clone().map(|host| {
         let (key, public) = keypair(d, "api");
         let repo = unique_repo_on(&host, "bundle-api");
         let a = push_image(env, "a", &repo, "v1");

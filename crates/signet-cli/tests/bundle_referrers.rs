@@ -50,22 +50,7 @@ struct Reg {
 
 /// Both registries, or `None` (saying why) when the referrers registry is not up.
 fn registries(env: &TestEnv) -> Option<Vec<Reg>> {
-    let from_env_file = || {
-        let dir =
-            std::env::var("SIGNET_TEST_DIR").unwrap_or_else(|_| "/tmp/signet-test-env".into());
-        std::fs::read_to_string(Path::new(&dir).join("env.sh"))
-            .ok()?
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("export SIGNET_TEST_REFERRERS_REGISTRY=")
-                    .map(str::to_owned)
-            })
-    };
-    let api = std::env::var("SIGNET_TEST_REFERRERS_REGISTRY")
-        .ok()
-        .or_else(from_env_file)
-        .filter(|v| !v.is_empty());
+    let api = env.referrers_registry.clone();
     let Some(api) = api else {
         eprintln!(
             "skipping: SIGNET_TEST_REFERRERS_REGISTRY not set (run `bash scripts/test-env.sh up`)"

@@ -430,5 +430,7 @@ fn key_sign_bundle_round_trips_through_verify_bundle() {
         ],
     );
     assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("statement"), "{stderr}");
     assert!(!d.join("x.json").exists());
 }

@@ -23,6 +23,8 @@ pub struct TestEnv {
     pub layout: PathBuf,
     pub cosign: Option<PathBuf>,
     pub registry_log: Option<PathBuf>,
+    /// The registry with the OCI 1.1 referrers API (`SIGNET_TEST_REFERRERS_REGISTRY`).
+    pub referrers_registry: Option<String>,
 }
 
 fn env_file_vars() -> HashMap<String, String> {
@@ -78,6 +80,10 @@ pub fn test_env() -> Option<&'static TestEnv> {
                 .map(PathBuf::from)
                 .filter(|p| p.is_file()),
             registry_log: v.get("SIGNET_TEST_REGISTRY_LOG").map(PathBuf::from),
+            referrers_registry: v
+                .get("SIGNET_TEST_REFERRERS_REGISTRY")
+                .filter(|h| !h.is_empty())
+                .cloned(),
         })
     })
     .as_ref()

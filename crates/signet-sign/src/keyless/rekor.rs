@@ -206,7 +206,12 @@ mod tests {
             let err = parse_entry(&a).unwrap_err().to_string();
             assert!(err.contains(why), "{pointer}: {err}");
         }
-        assert!(parse_entry(&json!({})).is_err());
-        assert!(parse_entry(&json!([])).is_err());
+        for answer in [json!({}), json!([]), json!({"a": {}, "b": {}})] {
+            let err = parse_entry(&answer).unwrap_err().to_string();
+            assert!(
+                err.contains("one entry keyed by its UUID"),
+                "{answer}: {err}"
+            );
+        }
     }
 }

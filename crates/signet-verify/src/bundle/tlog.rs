@@ -427,6 +427,24 @@ fn check_signature(i: usize, ok: bool) -> Result<(), BundleError> {
     }
 }
 
+/// Every signature of `env` is logged (`is_sig`), by a verifier that is the bundle's
+/// signer (`by_signer`), and the entry logs no other signature.
+fn check_logged_signatures<L>(
+    i: usize,
+    env: &Envelope,
+    logged: &[L],
+    is_sig: impl Fn(&L, &[u8]) -> bool,
+    by_signer: impl Fn(&L) -> bool,
+) -> Result<(), BundleError> {
+    check_signature(i, logged.len() == env.signatures.len())?;
+    for s in &env.signatures {
+        let found = logged.iter().find(|l| is_sig(l, &s.sig));
+        check_signature(i, found.is_some())?;
+        check_verifier(i, found.is_some_and(&by_signer))?;
+    }
+    Ok(())
+}
+
 fn single_signature(env: &Envelope) -> Result<&[u8], BundleError> {
     match env.signatures.as_slice() {
         [sig] => Ok(&sig.sig),
@@ -471,15 +489,13 @@ fn check_body(
                 &sha256(&env.payload),
                 "dsse payload hash",
             )?;
-            check_signature(i, d.signatures.len() == env.signatures.len())?;
-            for s in &env.signatures {
-                let logged = d.signatures.iter().find(|l| l.signature == s.sig);
-                check_signature(i, logged.is_some())?;
-                check_verifier(
-                    i,
-                    logged.is_some_and(|l| signer.matches_pem(&l.verifier_pem)),
-                )?;
-            }
+            check_logged_signatures(
+                i,
+                env,
+                &d.signatures,
+                |l, sig| l.signature == sig,
+                |l| signer.matches_pem(&l.verifier_pem),
+            )?;
             // envelopeHash is not compared: Rekor hashes the text the client sent, which
             // only fixes unsigned encoding details once the payload hash and the
             // signatures above match (sigstore-go, -python and -js do not compare it).
@@ -492,13 +508,13 @@ fn check_body(
                 &sha256(&env.payload),
                 "dsse payload hash",
             )?;
-            check_signature(i, d.signatures.len() == env.signatures.len())?;
-            for s in &env.signatures {
-                let logged = d.signatures.iter().find(|l| l.content == s.sig);
-                check_signature(i, logged.is_some())?;
-                check_verifier(i, logged.is_some_and(|l| signer.matches_v2(&l.verifier)))?;
-            }
-            Ok(())
+            check_logged_signatures(
+                i,
+                env,
+                &d.signatures,
+                |l, sig| l.content == sig,
+                |l| signer.matches_v2(&l.verifier),
+            )
         }
         (EntryBody::IntotoV002(t), BundleContent::DsseEnvelope(env)) => {
             check_digest(
@@ -527,18 +543,13 @@ fn check_body(
                     ));
                 }
             }
-            check_signature(i, t.signatures.len() == env.signatures.len())?;
-            for s in &env.signatures {
-                let logged = t
-                    .signatures
-                    .iter()
-                    .find(|l| l.signature().as_deref() == Some(s.sig.as_slice()));
-                check_signature(i, logged.is_some())?;
-                check_verifier(
-                    i,
-                    logged.is_some_and(|l| signer.matches_pem(&l.public_key_pem)),
-                )?;
-            }
+            check_logged_signatures(
+                i,
+                env,
+                &t.signatures,
+                |l, sig| l.signature().as_deref() == Some(sig),
+                |l| signer.matches_pem(&l.public_key_pem),
+            )?;
             // content.hash is not compared, for the reason given for dsse envelopeHash.
             Ok(())
         }
