@@ -13,6 +13,14 @@
 //!   call per signature repository (so 5 authorities cost one registry fetch). Work
 //!   still running at the deadline counts as an infrastructure failure; then
 //!   `signet_policy::decide`.
+//!
+//! Registry credentials: with a [`PullSecretSource`] (in a cluster), the workload's
+//! image pull secrets and its ServiceAccount's are read the first time the request
+//! needs the registry, and looked up before the docker config
+//! ([`crate::pull_secrets`]). The registry client made for them is kept per namespace
+//! and credential content ([`ClientCache`]), so its tokens serve only that namespace's
+//! requests with those credentials; checks shared between concurrent requests are
+//! keyed by the same. Out of a cluster only the docker config is used.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -23,13 +31,15 @@ use futures_util::future::{BoxFuture, Shared};
 
 use serde_json::Value;
 use signet_check::{BundleTrust, CheckError, CheckOptions, Requirement, SignatureFormats, Target};
+use signet_formats::sigstore::TrustedRoot;
 use signet_formats::{Digest, ImageRef, Repository};
-use signet_oci::{ImageStore, RegistryClient};
+use signet_oci::referrers::ReferrerError;
+use signet_oci::{AuthFailure, ImageStore, RegistryClient, RegistryError, StoreError};
 use signet_policy::decide::{AuthorityOutcome, Outcomes, Plan, Scope, Settings, decide};
 use signet_policy::patch::pin_digests;
 use signet_policy::policy::{
-    Authority, AuthorityKind, CertificateAuthority, Generation, HashAlgorithm, KeySource, Matcher,
-    PolicySet, SignatureFormat,
+    Authority, AuthorityKind, Generation, HashAlgorithm, KeySource, Matcher, PolicySet,
+    SignatureFormat,
 };
 use signet_policy::workload::{Admission, Workload, WorkloadKind};
 use signet_policy::{AdmissionResponse, ReviewError, extract_workload, parse_review};
@@ -41,7 +51,9 @@ use crate::cache::{CacheKey, VerdictCache};
 use crate::metrics::Metrics;
 use crate::namespaces::NamespaceLabels;
 use crate::policies::PolicyStore;
+use crate::pull_secrets::{PullSecretRefs, PullSecretSource};
 use crate::secrets::SecretKeys;
+use crate::trust_roots::AuthorityTrust;
 
 /// What a request came to, for metrics and `signet admission check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +108,69 @@ pub struct Admitter {
     timeout: Duration,
     in_flight: InFlight,
     secrets: Option<Arc<dyn SecretKeys>>,
+    pull_secrets: Option<Arc<dyn PullSecretSource>>,
+    clients: ClientCache,
+    authority_trust: AuthorityTrust,
+}
+
+/// Registry clients made for pull secrets, by [`crate::pull_secrets::PullCredentials`]
+/// fingerprint (namespace and credential content): reused so that their tokens are,
+/// and never shared across namespaces. Entries older than [`CLIENT_TTL`] go; when
+/// [`MAX_CLIENTS`] are held the oldest goes.
+#[derive(Default)]
+struct ClientCache(Mutex<HashMap<[u8; 32], (std::time::Instant, RegistryClient)>>);
+
+/// See [`ClientCache`].
+const CLIENT_TTL: Duration = Duration::from_secs(600);
+/// See [`ClientCache`].
+const MAX_CLIENTS: usize = 256;
+
+impl std::fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientCache")
+    }
+}
+
+impl ClientCache {
+    fn get_or_make(&self, key: [u8; 32], make: impl FnOnce() -> RegistryClient) -> RegistryClient {
+        let Ok(mut map) = self.0.lock() else {
+            return make();
+        };
+        map.retain(|_, (at, _)| at.elapsed() < CLIENT_TTL);
+        if let Some((_, c)) = map.get(&key) {
+            return c.clone();
+        }
+        if map.len() >= MAX_CLIENTS
+            && let Some(oldest) = map.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| *k)
+        {
+            map.remove(&oldest);
+        }
+        let client = make();
+        map.insert(key, (std::time::Instant::now(), client.clone()));
+        client
+    }
+}
+
+/// The registry side of one request: what the workload names for credentials, and the
+/// client for them once first needed.
+struct RequestRegistry {
+    /// `None`: no in-cluster source, the docker config alone.
+    refs: Option<PullSecretRefs>,
+    resolved: tokio::sync::OnceCell<Result<Credentials, AuthorityOutcome>>,
+}
+
+/// A client and what its credentials are.
+#[derive(Clone)]
+struct Credentials {
+    client: RegistryClient,
+    /// Empty for the shared client (docker config only); else the fingerprint.
+    identity: Vec<u8>,
+    /// Where credentials were looked for, for messages.
+    looked_in: String,
+    /// Whether the workload's pull secrets were looked for (in a cluster).
+    pull_secrets: bool,
+    /// The pull secrets' credentials, if any were found.
+    set: Option<signet_oci::CredentialSet>,
 }
 
 type Verdicts = Arc<Vec<Result<Vec<signet_verify::VerifiedSignature>, CheckError>>>;
@@ -199,6 +274,9 @@ impl Admitter {
             timeout,
             in_flight: InFlight::default(),
             secrets: None,
+            pull_secrets: None,
+            clients: ClientCache::default(),
+            authority_trust: AuthorityTrust::new(None),
         }
     }
 
@@ -292,9 +370,22 @@ impl Admitter {
             );
             return Ok((AdmissionResponse::deny(&uid, &message), Verdict::Denied));
         };
+        let registry = Arc::new(RequestRegistry {
+            refs: self.pull_secrets.as_ref().map(|_| {
+                let object = request.object.as_ref().unwrap_or(&Value::Null);
+                PullSecretRefs::of(workload.kind, &workload.namespace, object)
+            }),
+            resolved: tokio::sync::OnceCell::new(),
+        });
         let response = match endpoint {
-            Endpoint::Mutate => self.pin(&uid, &policies, &workload, deadline).await,
-            Endpoint::Validate => self.verify(&uid, &policies, &workload, deadline).await,
+            Endpoint::Mutate => {
+                self.pin(&uid, &policies, &workload, &registry, deadline)
+                    .await
+            }
+            Endpoint::Validate => {
+                self.verify(&uid, &policies, &workload, &registry, deadline)
+                    .await
+            }
         };
         self.metrics
             .registry_requests_now(self.client.request_count());
@@ -308,6 +399,7 @@ impl Admitter {
         uid: &str,
         policies: &PolicySet,
         workload: &Workload,
+        registry: &Arc<RequestRegistry>,
         deadline: Instant,
     ) -> AdmissionResponse {
         let plan = Plan::new(policies, workload);
@@ -323,9 +415,9 @@ impl Admitter {
             .collect();
         let mut tasks = JoinSet::new();
         for (key, reference) in wanted.iter().cloned() {
-            let this = self.clone();
+            let (this, registry) = (self.clone(), registry.clone());
             tasks.spawn(async move {
-                let digest = this.resolve_tag(&reference).await;
+                let digest = this.resolve_tag(&reference, &registry).await;
                 (key, digest)
             });
         }
@@ -365,13 +457,19 @@ impl Admitter {
         }
     }
 
-    /// A tag's digest now (one manifest GET; never cached).
-    async fn resolve_tag(&self, reference: &ImageRef) -> Result<Digest, AuthorityOutcome> {
+    /// A tag's digest now (one manifest GET, with the request's credentials; never
+    /// cached).
+    async fn resolve_tag(
+        &self,
+        reference: &ImageRef,
+        registry: &RequestRegistry,
+    ) -> Result<Digest, AuthorityOutcome> {
         if let Some(d) = reference.digest() {
             return Ok(d.clone());
         }
+        let credentials = self.credentials(registry).await?;
         let store = ImageStore::Registry {
-            client: self.client.clone(),
+            client: credentials.client.clone(),
             repository: reference.repository().clone(),
         };
         match store.manifest(&reference.reference()).await {
@@ -380,12 +478,85 @@ impl Admitter {
                 "tag {} does not exist",
                 reference.ggcr_name()
             ))),
-            Err(e) => Err(self.outcome_of_error(&CheckError::from(e))),
+            Err(e) => Err(self.outcome_of_error(&CheckError::from(e), &credentials)),
         }
     }
 
-    /// [`requirements`], with `key.secretRef` keys read from the Secret source.
+    /// The request's registry client: the workload's pull secrets (read now, the first
+    /// time the request needs the registry) before the docker config.
+    async fn credentials(
+        &self,
+        registry: &RequestRegistry,
+    ) -> Result<Credentials, AuthorityOutcome> {
+        registry
+            .resolved
+            .get_or_init(|| async {
+                let shared = |looked_in: String, pull_secrets: bool| Credentials {
+                    client: self.client.clone(),
+                    identity: Vec::new(),
+                    looked_in,
+                    pull_secrets,
+                    set: None,
+                };
+                let (Some(source), Some(refs)) = (&self.pull_secrets, &registry.refs) else {
+                    return Ok(shared("the docker config".to_owned(), false));
+                };
+                match crate::pull_secrets::resolve(source.as_ref(), refs).await {
+                    Ok(found) => {
+                        let mut places: Vec<&str> =
+                            found.looked_at.iter().map(String::as_str).take(6).collect();
+                        if found.looked_at.len() > places.len() {
+                            places.push("…");
+                        }
+                        places.push("the docker config");
+                        let looked_in = places.join(", ");
+                        if found.set.is_empty() {
+                            return Ok(shared(looked_in, true));
+                        }
+                        let set = found.set;
+                        let client = self.clients.get_or_make(found.fingerprint, || {
+                            self.client.with_credentials(set.clone())
+                        });
+                        Ok(Credentials {
+                            client,
+                            identity: found.fingerprint.to_vec(),
+                            looked_in,
+                            pull_secrets: true,
+                            set: Some(set),
+                        })
+                    }
+                    Err(e) if e.is_infrastructure() => {
+                        self.metrics.registry_error();
+                        Err(AuthorityOutcome::InfraError(format!(
+                            "registry credentials: {e}"
+                        )))
+                    }
+                    Err(e) => Err(AuthorityOutcome::Rejected(e.to_string())),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// [`requirements`], with `key.secretRef` keys read from the Secret source and the
+    /// authority's own trust material attached ([`AuthorityTrust`]).
     async fn requirements(
+        &self,
+        policies: &PolicySet,
+        job: &AuthorityJob,
+    ) -> Result<Vec<Requirement>, AuthorityOutcome> {
+        let trust =
+            self.authority_trust
+                .for_authority(policies, &job.policy, job.index, &job.authority)?;
+        let mut reqs = self.key_requirements(&job.authority).await?;
+        for r in &mut reqs {
+            r.trust.clone_from(&trust);
+        }
+        Ok(reqs)
+    }
+
+    /// [`requirements`], with `key.secretRef` keys read from the Secret source.
+    async fn key_requirements(
         &self,
         authority: &Authority,
     ) -> Result<Vec<Requirement>, AuthorityOutcome> {
@@ -419,6 +590,15 @@ impl Admitter {
         requirements(authority)
     }
 
+    /// The trusted root that `keyless.ca-cert`, `ctlog.trustRootRef` and
+    /// `rfc3161timestamp.trustRootRef` are applied over (the one the webhook verifies
+    /// with; without this, the embedded public-good root).
+    #[must_use]
+    pub fn with_trusted_root(mut self, root: Option<TrustedRoot>) -> Self {
+        self.authority_trust = AuthorityTrust::new(root);
+        self
+    }
+
     /// Reads `key.secretRef` keys from `secrets` (the Kubernetes API in a cluster).
     #[must_use]
     pub fn with_secrets(mut self, secrets: Arc<dyn SecretKeys>) -> Self {
@@ -426,10 +606,25 @@ impl Admitter {
         self
     }
 
-    fn outcome_of_error(&self, e: &CheckError) -> AuthorityOutcome {
+    /// Reads the workload's image pull secrets and its ServiceAccount's from `source`
+    /// (the Kubernetes API in a cluster) for registry credentials, before the docker
+    /// config.
+    #[must_use]
+    pub fn with_pull_secrets(mut self, source: Arc<dyn PullSecretSource>) -> Self {
+        self.pull_secrets = Some(source);
+        self
+    }
+
+    fn outcome_of_error(&self, e: &CheckError, credentials: &Credentials) -> AuthorityOutcome {
         if e.is_infrastructure() {
             self.metrics.registry_error();
-            AuthorityOutcome::InfraError(e.reason())
+            let reason = match registry_error(e) {
+                Some(RegistryError::Unauthorized { registry, failure }) => {
+                    unauthorized_reason(registry, failure, credentials)
+                }
+                _ => e.reason(),
+            };
+            AuthorityOutcome::InfraError(reason)
         } else {
             AuthorityOutcome::Rejected(e.reason())
         }
@@ -441,6 +636,7 @@ impl Admitter {
         uid: &str,
         policies: &Arc<PolicySet>,
         workload: &Workload,
+        registry: &Arc<RequestRegistry>,
         deadline: Instant,
     ) -> AdmissionResponse {
         let plan = Plan::new(policies, workload);
@@ -466,7 +662,12 @@ impl Admitter {
         let generation = policies.generation().clone();
         for job in jobs {
             let (this, generation) = (self.clone(), generation.clone());
-            tasks.spawn(async move { this.verify_image(job, &generation).await });
+            let registry = registry.clone();
+            let policies = policies.clone();
+            tasks.spawn(async move {
+                this.verify_image(job, &policies, &generation, &registry)
+                    .await
+            });
         }
         loop {
             match tokio::time::timeout_at(deadline, tasks.join_next()).await {
@@ -508,7 +709,13 @@ impl Admitter {
     }
 
     /// Verifies one image for each of its authorities.
-    async fn verify_image(&self, job: ImageJob, generation: &Generation) -> JobResult {
+    async fn verify_image(
+        &self,
+        job: ImageJob,
+        policies: &PolicySet,
+        generation: &Generation,
+        registry: &RequestRegistry,
+    ) -> JobResult {
         let ImageJob {
             key,
             reference,
@@ -523,7 +730,7 @@ impl Admitter {
                     .collect(),
             )
         };
-        let digest = match self.resolve_tag(&reference).await {
+        let digest = match self.resolve_tag(&reference, registry).await {
             Ok(d) => d,
             Err(outcome) => return all(outcome),
         };
@@ -551,7 +758,7 @@ impl Admitter {
                 },
             };
             // Keys from Secrets are resolved first: the verdict depends on their bytes.
-            let reqs = match self.requirements(&a.authority).await {
+            let reqs = match self.requirements(policies, a).await {
                 Ok(reqs) => reqs,
                 Err(outcome) => {
                     results.push((a.policy.clone(), a.index, outcome));
@@ -576,17 +783,33 @@ impl Admitter {
                 None => groups.push((signatures, vec![(a.clone(), cache_key, reqs)])),
             }
         }
+        if groups.is_empty() {
+            return (key, results);
+        }
+        // Only now is the registry needed: read the workload's pull secrets.
+        let credentials = match self.credentials(registry).await {
+            Ok(c) => c,
+            Err(outcome) => {
+                for (a, _, _) in groups.into_iter().flat_map(|(_, list)| list) {
+                    results.push((a.policy.clone(), a.index, outcome.clone()));
+                }
+                return (key, results);
+            }
+        };
         let image_store = ImageStore::Registry {
-            client: self.client.clone(),
+            client: credentials.client.clone(),
             repository: image_repository,
         };
         for (repository, list) in groups {
             // Requests verifying the same authorities for the same image at the same
-            // time (a Deployment's replicas arriving together) share one check.
-            let identity: Vec<u8> = list
+            // time (a Deployment's replicas arriving together) share one check, if
+            // they use the same credentials (a check made without a namespace's pull
+            // secrets must not answer for a request that has them, nor the reverse).
+            let mut identity: Vec<u8> = list
                 .iter()
                 .flat_map(|(_, key, _)| key.as_bytes().iter().copied())
                 .collect();
+            identity.extend_from_slice(&credentials.identity);
             let flight = CacheKey::new(&repository.to_string(), &digest, generation, &identity);
             let flat: Vec<Requirement> = list
                 .iter()
@@ -625,7 +848,7 @@ impl Admitter {
                         .find(|e| e.is_infrastructure())
                         .or(errors.first())
                     {
-                        Some(e) => self.outcome_of_error(e),
+                        Some(e) => self.outcome_of_error(e, &credentials),
                         None => AuthorityOutcome::InfraError(
                             "no verdict was produced (fail closed)".into(),
                         ),
@@ -785,9 +1008,64 @@ fn authority_identity(authority: &Authority) -> Vec<u8> {
         other => out.extend_from_slice(format!("{other:?}").as_bytes()),
     }
     out.extend_from_slice(
-        format!("\0{:?}\0{:?}", authority.signature_format, authority.source).as_bytes(),
+        format!(
+            "\0{:?}\0{:?}\0{:?}\0{:?}",
+            authority.signature_format,
+            authority.source,
+            authority.ctlog,
+            authority.rfc3161_timestamp
+        )
+        .as_bytes(),
     );
     out
+}
+
+/// The registry error under a check's failure, if a registry failed.
+fn registry_error(e: &CheckError) -> Option<&RegistryError> {
+    let store: &StoreError = match e {
+        CheckError::Store(s) => s,
+        CheckError::NoSignatures {
+            referrers_error: Some(r),
+            ..
+        } => match &**r {
+            ReferrerError::Store(s) => s,
+            _ => return None,
+        },
+        CheckError::BundlesRejected {
+            legacy_error: Some(s),
+            ..
+        } => s,
+        _ => return None,
+    };
+    match store {
+        StoreError::Registry(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// What a registry's refusal means for the webhook: whose credentials it refused, or
+/// where credentials were looked for and where to put them.
+fn unauthorized_reason(registry: &str, failure: &AuthFailure, credentials: &Credentials) -> String {
+    let source = credentials.set.as_ref().and_then(|set| {
+        let repository = Repository::parse(&format!("{registry}/x")).ok()?;
+        set.source_for(repository.registry()).map(str::to_owned)
+    });
+    match (source, failure) {
+        (Some(source), _) => format!(
+            "registry {registry} denied access because {failure} (credentials from {source}; looked in: {})",
+            credentials.looked_in
+        ),
+        (None, AuthFailure::NoCredentials) if credentials.pull_secrets => format!(
+            "registry {registry} denied access because {failure}; add an imagePullSecret for {registry} to the workload or its ServiceAccount (looked in: {})",
+            credentials.looked_in
+        ),
+        (None, AuthFailure::NoCredentials) => format!(
+            "registry {registry} denied access because {failure}; add an entry for {registry} to the webhook's docker config (--docker-config)"
+        ),
+        (None, _) => format!(
+            "registry {registry} denied access because {failure} (credentials from the webhook's docker config)"
+        ),
+    }
 }
 
 fn formats(format: SignatureFormat) -> SignatureFormats {
@@ -834,30 +1112,8 @@ fn requirements(authority: &Authority) -> Result<Vec<Requirement>, AuthorityOutc
             }
         }
         AuthorityKind::Keyless(k) => {
-            if let Some(r) = &k.trust_root_ref {
-                return Err(AuthorityOutcome::Rejected(format!(
-                    "trustRootRef {r:?} is not supported yet: start signet admission with --trusted-root FILE and remove trustRootRef"
-                )));
-            }
-            match &k.ca {
-                CertificateAuthority::Fulcio { .. } => {}
-                CertificateAuthority::Inline { .. } => {
-                    return Err(AuthorityOutcome::Rejected(
-                        "keyless ca-cert is not supported yet: put the CA in a trusted_root.json and pass it with --trusted-root".into(),
-                    ));
-                }
-                CertificateAuthority::Secret(s) => {
-                    return Err(AuthorityOutcome::InfraError(format!(
-                        "keyless ca-cert.secretRef {} needs the Kubernetes API, which this webhook does not read yet",
-                        s.name
-                    )));
-                }
-                _ => {
-                    return Err(AuthorityOutcome::Rejected(
-                        "this kind of keyless CA is not supported by signet yet".into(),
-                    ));
-                }
-            }
+            // The CA (Fulcio URL, ca-cert, trustRootRef) decides the trust material,
+            // which the caller attaches (crate::trust_roots).
             k.identities
                 .iter()
                 .map(|i| {
@@ -871,6 +1127,7 @@ fn requirements(authority: &Authority) -> Result<Vec<Requirement>, AuthorityOutc
                             claims: signet_verify::ClaimCheck::Enforce,
                         },
                         formats,
+                        trust: None,
                     })
                 })
                 .collect()

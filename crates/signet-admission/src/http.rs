@@ -148,6 +148,7 @@ async fn readyz(State(a): State<Arc<Admitter>>) -> Response {
             json!({
                 "ready": true,
                 "policies": set.policies().len(),
+                "trustRoots": set.trust_roots().count(),
                 "generation": set.generation().to_string(),
                 "lastError": status.last_error,
             })

@@ -1,9 +1,13 @@
 //! In-cluster sources through the Kubernetes API (kube-rs): ClusterImagePolicy
-//! resources, watched and merged with the policy directory, and `key.secretRef`
-//! Secrets, read when needed and cached briefly.
+//! resources, watched and merged with the policy directory; `key.secretRef` Secrets;
+//! and the workload's image pull secrets and ServiceAccount (registry credentials, see
+//! [`crate::pull_secrets`]). Secrets and ServiceAccounts are read when needed and
+//! cached briefly ([`SECRET_TTL`], at most [`MAX_CACHED`] of each kind).
 //!
 //! RBAC (deploy/kubernetes/rbac.yaml): get/list/watch `clusterimagepolicies`
-//! cluster-wide; get Secrets in the webhook's own namespace only.
+//! cluster-wide; get `secrets` and `serviceaccounts` cluster-wide (the pull secrets
+//! live in the workloads' namespaces); `key.secretRef` Secrets are looked for in the
+//! webhook's own namespace unless the policy names another.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher::{Config as WatcherConfig, Event};
 use kube::runtime::{WatchStreamExt, reflector};
@@ -21,11 +25,60 @@ use signet_policy::policy::PolicyFile;
 use crate::log;
 use crate::metrics::Metrics;
 use crate::policies::PolicyStore;
+use crate::pull_secrets::{ApiError, PullSecret, PullSecretSource};
 use crate::secrets::{SecretError, SecretKeys, key_from_secret_data};
 
-/// How long a Secret's key is reused before it is read again (a rotated key takes
-/// effect within this).
-const SECRET_TTL: Duration = Duration::from_secs(30);
+/// How long a Secret or ServiceAccount read is reused before it is read again (a
+/// rotated key or pull secret takes effect within this).
+pub const SECRET_TTL: Duration = Duration::from_secs(30);
+
+/// How many objects of each kind the caches hold at most; when full, expired entries
+/// go, then everything.
+pub const MAX_CACHED: usize = 4096;
+
+/// A small TTL cache of API reads, keyed by namespace and name.
+struct ReadCache<V>(Mutex<HashMap<(String, String), (Instant, V)>>);
+
+impl<V: Clone> ReadCache<V> {
+    fn new() -> Self {
+        ReadCache(Mutex::new(HashMap::new()))
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Option<V> {
+        let cache = self.0.lock().ok()?;
+        cache
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .filter(|(at, _)| at.elapsed() < SECRET_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn insert(&self, namespace: &str, name: &str, value: V) {
+        let Ok(mut cache) = self.0.lock() else { return };
+        if cache.len() >= MAX_CACHED {
+            cache.retain(|_, (at, _)| at.elapsed() < SECRET_TTL);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            (namespace.to_owned(), name.to_owned()),
+            (Instant::now(), value),
+        );
+    }
+}
+
+/// The webhook's answer to an API error about `what`.
+fn api_error(what: String, e: kube::Error) -> ApiError {
+    match e {
+        kube::Error::Api(status) if status.code == 403 || status.code == 401 => {
+            ApiError::Forbidden { what }
+        }
+        other => ApiError::Unreachable {
+            what,
+            reason: other.to_string(),
+        },
+    }
+}
 
 /// A Kubernetes API client, for [`crate::Config::kubernetes`].
 #[derive(Clone)]
@@ -37,14 +90,14 @@ impl std::fmt::Debug for ApiClient {
     }
 }
 
-/// `key.secretRef` keys from the Kubernetes API.
+/// `key.secretRef` keys, image pull secrets and ServiceAccounts from the Kubernetes
+/// API.
 pub struct KubernetesSecrets {
     client: kube::Client,
-    cache: Mutex<HashMap<(String, String), CachedKey>>,
+    keys: ReadCache<Result<PublicKey, SecretError>>,
+    pull_secrets: ReadCache<Result<Option<PullSecret>, ApiError>>,
+    accounts: ReadCache<Result<Option<Vec<String>>, ApiError>>,
 }
-
-/// When a Secret was read, and what it gave.
-type CachedKey = (Instant, Result<PublicKey, SecretError>);
 
 impl std::fmt::Debug for KubernetesSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,7 +110,75 @@ impl KubernetesSecrets {
     pub fn new(client: kube::Client) -> Self {
         KubernetesSecrets {
             client,
-            cache: Mutex::new(HashMap::new()),
+            keys: ReadCache::new(),
+            pull_secrets: ReadCache::new(),
+            accounts: ReadCache::new(),
+        }
+    }
+
+    async fn fetch_pull_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<PullSecret>, ApiError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let what = || format!("Secret {namespace}/{name}");
+        match api.get_opt(name).await {
+            Ok(Some(secret)) => {
+                let mut data = secret.data.unwrap_or_default();
+                let entry = PullSecret {
+                    dockerconfigjson: data.remove(".dockerconfigjson").map(|b| b.0),
+                    dockercfg: data.remove(".dockercfg").map(|b| b.0),
+                };
+                if entry == PullSecret::default() {
+                    log::event(
+                        "warn",
+                        &format!(
+                            "imagePullSecret {namespace}/{name} (type {}) holds neither .dockerconfigjson nor .dockercfg; it is skipped, as kubelet skips it",
+                            secret.type_.as_deref().unwrap_or("Opaque")
+                        ),
+                    );
+                }
+                Ok(Some(entry))
+            }
+            Ok(None) => {
+                log::event(
+                    "warn",
+                    &format!(
+                        "imagePullSecret {namespace}/{name} does not exist; it is skipped, as kubelet skips it"
+                    ),
+                );
+                Ok(None)
+            }
+            Err(e) => Err(api_error(what(), e)),
+        }
+    }
+
+    async fn fetch_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, ApiError> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(Some(account)) => Ok(Some(
+                account
+                    .image_pull_secrets
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect(),
+            )),
+            Ok(None) => {
+                log::event(
+                    "warn",
+                    &format!(
+                        "ServiceAccount {namespace}/{name} does not exist; its imagePullSecrets cannot be used"
+                    ),
+                );
+                Ok(None)
+            }
+            Err(e) => Err(api_error(format!("ServiceAccount {namespace}/{name}"), e)),
         }
     }
 
@@ -97,19 +218,49 @@ impl SecretKeys for KubernetesSecrets {
         name: &'a str,
     ) -> BoxFuture<'a, Result<PublicKey, SecretError>> {
         Box::pin(async move {
-            let key = (namespace.to_owned(), name.to_owned());
-            if let Ok(cache) = self.cache.lock()
-                && let Some((at, result)) = cache.get(&key)
-                && at.elapsed() < SECRET_TTL
-            {
-                return result.clone();
+            if let Some(result) = self.keys.get(namespace, name) {
+                return result;
             }
             let result = self.fetch(namespace, name).await;
             // An unreachable API is asked again next time.
-            if !result.as_ref().is_err_and(SecretError::is_infrastructure)
-                && let Ok(mut cache) = self.cache.lock()
-            {
-                cache.insert(key, (Instant::now(), result.clone()));
+            if !result.as_ref().is_err_and(SecretError::is_infrastructure) {
+                self.keys.insert(namespace, name, result.clone());
+            }
+            result
+        })
+    }
+}
+
+impl PullSecretSource for KubernetesSecrets {
+    fn pull_secret<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<PullSecret>, ApiError>> {
+        Box::pin(async move {
+            if let Some(result) = self.pull_secrets.get(namespace, name) {
+                return result;
+            }
+            let result = self.fetch_pull_secret(namespace, name).await;
+            if !matches!(result, Err(ApiError::Unreachable { .. })) {
+                self.pull_secrets.insert(namespace, name, result.clone());
+            }
+            result
+        })
+    }
+
+    fn service_account_pull_secrets<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, ApiError>> {
+        Box::pin(async move {
+            if let Some(result) = self.accounts.get(namespace, name) {
+                return result;
+            }
+            let result = self.fetch_account(namespace, name).await;
+            if !matches!(result, Err(ApiError::Unreachable { .. })) {
+                self.accounts.insert(namespace, name, result.clone());
             }
             result
         })
@@ -125,15 +276,31 @@ pub fn cluster_image_policy_resource() -> ApiResource {
     )
 }
 
+/// The TrustRoot resource (v1alpha1, its only version).
+pub fn trust_root_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("policy.sigstore.dev", "v1alpha1", "TrustRoot"),
+        "trustroots",
+    )
+}
+
 /// The policy documents of `objects`, named `clusterimagepolicy/<name>` in messages.
 pub fn policy_documents<'a>(
+    objects: impl IntoIterator<Item = &'a DynamicObject>,
+) -> Vec<PolicyFile> {
+    documents("clusterimagepolicy", objects)
+}
+
+/// The documents of `objects`, named `<kind>/<name>` in messages, sorted.
+fn documents<'a>(
+    kind: &str,
     objects: impl IntoIterator<Item = &'a DynamicObject>,
 ) -> Vec<PolicyFile> {
     let mut docs: Vec<PolicyFile> = objects
         .into_iter()
         .map(|o| PolicyFile {
             path: format!(
-                "clusterimagepolicy/{}",
+                "{kind}/{}",
                 o.metadata.name.as_deref().unwrap_or("(unnamed)")
             )
             .into(),
@@ -145,16 +312,42 @@ pub fn policy_documents<'a>(
     docs
 }
 
-/// Watches ClusterImagePolicy resources and hands the whole set to `store` after the
-/// initial list and after every change; watch errors are logged and retried with
-/// backoff (the previous policies keep serving meanwhile).
+/// Watches ClusterImagePolicy and TrustRoot resources and hands each whole set to
+/// `store` after the initial list and after every change; watch errors are logged and
+/// retried with backoff (the previous policies keep serving meanwhile).
 pub fn watch_policies(
     client: kube::Client,
     store: Arc<PolicyStore>,
     metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
+    let trust_roots = watch(
+        client.clone(),
+        trust_root_resource(),
+        "TrustRoot",
+        store.clone(),
+        metrics.clone(),
+    );
     tokio::spawn(async move {
-        let resource = cluster_image_policy_resource();
+        let policies = watch(
+            client,
+            cluster_image_policy_resource(),
+            "ClusterImagePolicy",
+            store,
+            metrics,
+        );
+        let _ = futures_util::future::join(policies, trust_roots).await;
+    })
+}
+
+/// One resource's watch loop (see [`watch_policies`]).
+fn watch(
+    client: kube::Client,
+    resource: ApiResource,
+    kind: &'static str,
+    store: Arc<PolicyStore>,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let api: Api<DynamicObject> = Api::all_with(client, &resource);
         let writer = reflector::store::Writer::new(resource);
         let reader = writer.as_reader();
@@ -164,15 +357,16 @@ pub fn watch_policies(
         )
         .default_backoff();
         let mut stream = std::pin::pin!(stream);
+        let label = kind.to_ascii_lowercase();
         while let Some(event) = stream.next().await {
             match event {
                 Ok(Event::InitDone | Event::Apply(_) | Event::Delete(_)) => {
                     let objects = reader.state();
-                    let docs = policy_documents(objects.iter().map(|o| o.as_ref()));
+                    let docs = documents(&label, objects.iter().map(|o| o.as_ref()));
                     let store = store.clone();
                     let metrics = metrics.clone();
                     let _ = tokio::task::spawn_blocking(move || {
-                        store.set_cluster_documents(docs, &metrics);
+                        store.set_cluster_documents_of(kind, docs, &metrics);
                     })
                     .await;
                 }
@@ -180,7 +374,7 @@ pub fn watch_policies(
                 Err(e) => log::event(
                     "error",
                     &format!(
-                        "watching ClusterImagePolicy resources failed: {e}; retrying, the current policies keep serving"
+                        "watching {kind} resources failed: {e}; retrying, the current policies keep serving"
                     ),
                 ),
             }

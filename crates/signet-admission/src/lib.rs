@@ -28,13 +28,20 @@
 //! client goes away is dropped with its work, and nothing but verified passes is ever
 //! cached.
 //!
-//! In a cluster (the `kubernetes` feature, [`kubernetes`]), ClusterImagePolicy resources
-//! are watched and served with the directory's policies, and `key.secretRef` keys are
-//! read from Secrets in the webhook's namespace. Out of a cluster, a `key.secretRef`
-//! authority is reported as an infrastructure failure (no source).
+//! Trust material: keyless authorities verify against the webhook's trusted root unless
+//! they name their own (`trustRootRef`, `ca-cert.data`, `ctlog.trustRootRef`,
+//! `rfc3161timestamp.trustRootRef`), with TrustRoot documents loaded with the policies.
 //!
-//! What it does not do yet: `trustRootRef`, keyless `ca-cert`, attestations, image
-//! pull secrets of the workload (registry credentials come from a docker config).
+//! In a cluster (the `kubernetes` feature, [`kubernetes`]), ClusterImagePolicy and
+//! TrustRoot resources are watched and served with the directory's policies, `key.secretRef` keys are
+//! read from Secrets in the webhook's namespace, and registry credentials come from the
+//! workload's `imagePullSecrets` and its ServiceAccount's before the docker config
+//! ([`pull_secrets`]). Out of a cluster, a `key.secretRef` authority is reported as an
+//! infrastructure failure (no source), and registry credentials come from the docker
+//! config alone.
+//!
+//! What it does not do yet: attestations (accepted, not checked),
+//! `source.signaturePullSecrets`, `ca-cert.secretRef`, TUF-based TrustRoots.
 
 #![deny(missing_docs)]
 
@@ -46,9 +53,11 @@ mod log;
 mod metrics;
 mod namespaces;
 mod policies;
+pub mod pull_secrets;
 mod secrets;
 mod server;
 mod tls;
+mod trust_roots;
 
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
@@ -59,6 +68,7 @@ pub use error::Error;
 pub use metrics::Metrics;
 pub use namespaces::NamespaceLabels;
 pub use policies::{PolicyStatus, PolicyStore};
+pub use pull_secrets::PullSecretSource;
 pub use secrets::{SecretError, SecretKeys, key_from_secret_data};
 pub use server::{Config, Server, ServerHandle};
 pub use tls::{CertificateReloader, TlsError};

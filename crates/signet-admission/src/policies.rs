@@ -7,6 +7,7 @@
 //! serving, and `/readyz` reports the error. Until a first load succeeds the webhook is
 //! not ready and denies every request it would check.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -33,8 +34,9 @@ pub struct PolicyStore {
     dir: PathBuf,
     status: RwLock<PolicyStatus>,
     fingerprint: RwLock<Option<Vec<(String, u64, SystemTime)>>>,
-    /// ClusterImagePolicy resources from the Kubernetes API, when watched.
-    cluster: RwLock<Vec<PolicyFile>>,
+    /// ClusterImagePolicy and TrustRoot resources from the Kubernetes API, when
+    /// watched, by kind.
+    cluster: RwLock<BTreeMap<&'static str, Vec<PolicyFile>>>,
 }
 
 impl PolicyStore {
@@ -47,7 +49,7 @@ impl PolicyStore {
                 last_error: None,
             }),
             fingerprint: RwLock::new(None),
-            cluster: RwLock::new(Vec::new()),
+            cluster: RwLock::new(BTreeMap::new()),
         };
         store.reload_if_changed(metrics);
         store
@@ -62,7 +64,7 @@ impl PolicyStore {
                 last_error: None,
             }),
             fingerprint: RwLock::new(None),
-            cluster: RwLock::new(Vec::new()),
+            cluster: RwLock::new(BTreeMap::new()),
         }
     }
 
@@ -70,8 +72,19 @@ impl PolicyStore {
     /// the served set is the directory's documents plus these, validated together (a
     /// name defined in both is an error, and the previous set keeps serving).
     pub fn set_cluster_documents(&self, documents: Vec<PolicyFile>, metrics: &Metrics) {
+        self.set_cluster_documents_of("ClusterImagePolicy", documents, metrics);
+    }
+
+    /// Replaces the documents that come from the resources of `kind` (ClusterImagePolicy
+    /// or TrustRoot) and reloads, as [`PolicyStore::set_cluster_documents`].
+    pub fn set_cluster_documents_of(
+        &self,
+        kind: &'static str,
+        documents: Vec<PolicyFile>,
+        metrics: &Metrics,
+    ) {
         if let Ok(mut c) = self.cluster.write() {
-            *c = documents;
+            c.insert(kind, documents);
         }
         self.reload(metrics);
     }
@@ -83,7 +96,7 @@ impl PolicyStore {
             signet_policy::policy::read_dir(&self.dir)?
         };
         if let Ok(c) = self.cluster.read() {
-            files.extend(c.iter().cloned());
+            files.extend(c.values().flatten().cloned());
         }
         PolicySet::from_files(files)
     }
@@ -148,6 +161,28 @@ impl PolicyStore {
         true
     }
 
+    /// Where the policies come from, for log lines: the directory, and the
+    /// ClusterImagePolicy and TrustRoot resources when there are any.
+    fn sources(&self) -> String {
+        let count = |kind: &str| {
+            self.cluster
+                .read()
+                .map_or(0, |c| c.get(kind).map_or(0, Vec::len))
+        };
+        let mut parts: Vec<String> = Vec::new();
+        if !self.dir.as_os_str().is_empty() {
+            parts.push(self.dir.display().to_string());
+        }
+        let (policies, roots) = (count("ClusterImagePolicy"), count("TrustRoot"));
+        if policies > 0 || parts.is_empty() {
+            parts.push(format!("{policies} ClusterImagePolicy resource(s)"));
+        }
+        if roots > 0 {
+            parts.push(format!("{roots} TrustRoot resource(s)"));
+        }
+        parts.join(" and ")
+    }
+
     /// Loads the directory and the cluster's policies now; a set that does not load
     /// leaves the previous one serving.
     fn reload(&self, metrics: &Metrics) {
@@ -161,7 +196,7 @@ impl PolicyStore {
                     &format!(
                         "loaded {} ClusterImagePolicy(s) from {} (generation {})",
                         set.policies().len(),
-                        self.dir.display(),
+                        self.sources(),
                         set.generation()
                     ),
                 );
@@ -176,8 +211,8 @@ impl PolicyStore {
                 log::event(
                     "error",
                     &format!(
-                        "policies in {} do not load{}: {e}",
-                        self.dir.display(),
+                        "policies from {} do not load{}: {e}",
+                        self.sources(),
                         if serving {
                             "; the previous policies keep serving"
                         } else {

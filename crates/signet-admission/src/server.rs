@@ -43,7 +43,8 @@ pub struct Config {
     pub tls_key: PathBuf,
     /// The ClusterImagePolicy directory, reloaded when it changes.
     pub policy_dir: PathBuf,
-    /// The registry client's settings (docker config for credentials).
+    /// The registry client's settings (the docker config for credentials; in a
+    /// cluster, the workload's pull secrets are looked up first).
     pub registry: ClientConfig,
     /// The deadline for each request's work (below the webhook's `timeoutSeconds`).
     pub timeout: Duration,
@@ -61,8 +62,12 @@ pub struct Config {
     pub reload_interval: Duration,
     /// Where `key.secretRef` keys come from (none: such authorities cannot verify).
     pub secrets: Option<Arc<dyn crate::secrets::SecretKeys>>,
-    /// The Kubernetes API: ClusterImagePolicy resources are watched and Secrets read
-    /// through it (`None`: out of a cluster).
+    /// Where the workload's image pull secrets and ServiceAccounts come from (none, and
+    /// no `kubernetes`: registry credentials come from the docker config alone).
+    pub pull_secrets: Option<Arc<dyn crate::pull_secrets::PullSecretSource>>,
+    /// The Kubernetes API: ClusterImagePolicy resources are watched, and Secrets
+    /// (`key.secretRef`, image pull secrets) and ServiceAccounts read through it
+    /// (`None`: out of a cluster).
     #[cfg(feature = "kubernetes")]
     pub kubernetes: Option<crate::kubernetes::ApiClient>,
 }
@@ -91,6 +96,7 @@ impl Config {
             cache_capacity: 10_000,
             reload_interval: Duration::from_secs(2),
             secrets: None,
+            pull_secrets: None,
             #[cfg(feature = "kubernetes")]
             kubernetes: None,
         }
@@ -127,15 +133,25 @@ fn admitter(
     // against a log, and key-signed bundles need not be either.
     let trust = BundleTrust::with_verifier(verifier, TlogRequirement::DangerIgnoreForKeys);
     #[cfg(feature = "kubernetes")]
-    let secrets: Option<Arc<dyn crate::secrets::SecretKeys>> =
-        match (&config.secrets, &config.kubernetes) {
-            (None, Some(client)) => Some(Arc::new(crate::kubernetes::KubernetesSecrets::new(
-                client.0.clone(),
-            ))),
+    let kube = config
+        .kubernetes
+        .as_ref()
+        .map(|client| Arc::new(crate::kubernetes::KubernetesSecrets::new(client.0.clone())));
+    #[cfg(feature = "kubernetes")]
+    let (secrets, pull_secrets) = {
+        let secrets: Option<Arc<dyn crate::secrets::SecretKeys>> = match (&config.secrets, &kube) {
+            (None, Some(k)) => Some(k.clone()),
             (secrets, _) => secrets.clone(),
         };
+        let pulls: Option<Arc<dyn crate::pull_secrets::PullSecretSource>> =
+            match (&config.pull_secrets, kube) {
+                (None, Some(k)) => Some(k),
+                (pulls, _) => pulls.clone(),
+            };
+        (secrets, pulls)
+    };
     #[cfg(not(feature = "kubernetes"))]
-    let secrets = config.secrets.clone();
+    let (secrets, pull_secrets) = (config.secrets.clone(), config.pull_secrets.clone());
     let admitter = Admitter::new(
         policies,
         client,
@@ -145,9 +161,14 @@ fn admitter(
         config.timeout,
         VerdictCache::new(config.cache_ttl, config.cache_capacity),
         metrics,
-    );
-    Ok(match secrets {
+    )
+    .with_trusted_root(config.trusted_root.clone());
+    let admitter = match secrets {
         Some(s) => admitter.with_secrets(s),
+        None => admitter,
+    };
+    Ok(match pull_secrets {
+        Some(p) => admitter.with_pull_secrets(p),
         None => admitter,
     })
 }

@@ -172,14 +172,40 @@ fn the_deployment_is_hardened_and_probed() {
         c["env"][0]["name"], "POD_NAMESPACE",
         "the webhook's own namespace is exempt"
     );
-    // Secrets are readable in the webhook's namespace only.
+    // key.secretRef Secrets: the webhook's namespace.
     let role = find(&objects, "Role")[0];
     assert_eq!(role["metadata"]["namespace"], "signet-system");
     assert_eq!(role["rules"][0]["resources"], json!(["secrets"]));
-    let cluster_role = find(&objects, "ClusterRole")[0];
+    let cluster_roles = find(&objects, "ClusterRole");
+    let named = |name: &str| {
+        *cluster_roles
+            .iter()
+            .find(|r| r["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("ClusterRole {name}"))
+    };
     assert!(
-        !cluster_role.to_string().contains("secrets"),
-        "no cluster-wide Secret access"
+        !named("signet-admission").to_string().contains("secrets"),
+        "the policy watch grants no Secret access"
+    );
+    assert_eq!(
+        named("signet-admission")["rules"],
+        json!([{"apiGroups": ["policy.sigstore.dev"], "resources": ["clusterimagepolicies", "trustroots"], "verbs": ["get", "list", "watch"]}]),
+        "both watched resources, read-only"
+    );
+    // Image pull secrets and ServiceAccounts: in every namespace, `get` only (no list
+    // or watch of Secrets cluster-wide), bound to the webhook's ServiceAccount.
+    let pulls = named("signet-admission-pull-secrets");
+    assert_eq!(
+        pulls["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}])
+    );
+    let binding = find(&objects, "ClusterRoleBinding")
+        .into_iter()
+        .find(|b| b["roleRef"]["name"] == "signet-admission-pull-secrets")
+        .expect("the pull-secrets ClusterRole is bound");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "signet-admission", "namespace": "signet-system"}])
     );
 }
 
@@ -233,6 +259,34 @@ fn the_crd_and_the_shipped_policies_match_what_signet_reads() {
                 authority.get(field).is_some(),
                 "{} lacks authorities[].{field}",
                 v["name"]
+            );
+        }
+    }
+    // The TrustRoot CRD carries every sigstoreKeys field signet reads (the apiserver
+    // prunes the others).
+    let crds = find(&objects, "CustomResourceDefinition");
+    let trust_root = crds
+        .iter()
+        .find(|c| c["metadata"]["name"] == "trustroots.policy.sigstore.dev")
+        .expect("the TrustRoot CRD is shipped");
+    assert_eq!(trust_root["spec"]["scope"], "Cluster");
+    let version = &trust_root["spec"]["versions"][0];
+    assert_eq!(version["name"], "v1alpha1");
+    let keys = &version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["sigstoreKeys"]
+        ["properties"];
+    for (list, fields) in [
+        (
+            "certificateAuthorities",
+            &["subject", "uri", "certChain"][..],
+        ),
+        ("timestampAuthorities", &["subject", "uri", "certChain"][..]),
+        ("tLogs", &["baseURL", "hashAlgorithm", "publicKey"][..]),
+        ("ctLogs", &["baseURL", "hashAlgorithm", "publicKey"][..]),
+    ] {
+        for field in fields {
+            assert!(
+                keys[list]["items"]["properties"].get(*field).is_some(),
+                "TrustRoot lacks sigstoreKeys.{list}[].{field}"
             );
         }
     }

@@ -91,6 +91,9 @@ pub struct Requirement {
     pub policy: Policy,
     /// Which signature formats count.
     pub formats: SignatureFormats,
+    /// The trust material for this requirement alone (an admission policy's
+    /// `trustRootRef`), instead of [`CheckOptions::trust`].
+    pub trust: Option<BundleTrust>,
 }
 
 impl Requirement {
@@ -103,7 +106,13 @@ impl Requirement {
                 claims: ClaimCheck::Enforce,
             },
             formats,
+            trust: None,
         }
+    }
+
+    /// The trust material this requirement is checked against.
+    fn trust<'a>(&'a self, options: &'a CheckOptions) -> &'a BundleTrust {
+        self.trust.as_ref().unwrap_or(&options.trust)
     }
 
     fn bundle_policy(&self) -> signet_verify::bundle::Policy {
@@ -173,6 +182,12 @@ impl BundleTrust {
             tlog,
             verifier: OnceLock::from(Ok(verifier)),
         }))
+    }
+
+    /// Whether `self` and `other` are clones of one value (and share its verifier and
+    /// cache).
+    pub fn same_as(&self, other: &BundleTrust) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     pub(crate) fn verifier(&self) -> Result<&BundleVerifier, String> {
@@ -448,7 +463,7 @@ pub async fn check(
                 f,
                 target.name,
                 target.digest,
-                &options.trust,
+                r.trust(options),
                 &r.bundle_policy(),
                 &r.policy,
             ),
@@ -514,7 +529,7 @@ pub async fn check(
         // Keyless `.sig` signatures are checked against the same trusted root as
         // bundles (built only when such a requirement exists).
         let trust = match requirement.policy.authority {
-            Authority::Keyless(_) => options.trust.verifier().ok(),
+            Authority::Keyless(_) => requirement.trust(options).verifier().ok(),
             Authority::Key(_) => None,
         };
         out.push(verdict(

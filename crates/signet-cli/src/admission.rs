@@ -38,7 +38,9 @@ pub(crate) enum AdmissionCommand {
 /// Settings shared by the webhook and `check`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct PolicyArgs {
-    /// Docker config file for registry credentials (default $DOCKER_CONFIG/config.json or ~/.docker/config.json).
+    /// Docker config file for registry credentials (default $DOCKER_CONFIG/config.json or
+    /// ~/.docker/config.json). With the Kubernetes API, the workload's imagePullSecrets
+    /// and its ServiceAccount's are tried first.
     #[arg(long)]
     pub(crate) docker_config: Option<PathBuf>,
     /// The deadline for each admission request's work (keep it below the webhook's
@@ -84,8 +86,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 10_000)]
     pub(crate) cache_size: usize,
     /// Use the Kubernetes API (in-cluster config, or the kubeconfig): watch
-    /// ClusterImagePolicy resources and read key.secretRef Secrets. `auto`: when running
-    /// in a cluster (KUBERNETES_SERVICE_HOST is set).
+    /// ClusterImagePolicy resources, read key.secretRef Secrets, and read the workload's
+    /// image pull secrets and ServiceAccount for registry credentials. `auto`: when
+    /// running in a cluster (KUBERNETES_SERVICE_HOST is set).
     #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
     pub(crate) kube_api: String,
     #[command(flatten)]

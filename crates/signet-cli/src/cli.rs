@@ -242,9 +242,30 @@ pub(crate) struct SignArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct KeylessArgs {
     /// An OIDC identity token (a JWT, or @FILE). Else SIGSTORE_ID_TOKEN, else GitHub
-    /// Actions' ambient credentials.
+    /// Actions' ambient credentials, else an interactive sign-in at --oidc-issuer (the
+    /// browser flow when stdin is a terminal, else the device flow).
     #[arg(long)]
     pub(crate) identity_token: Option<String>,
+    /// How to get the token: `normal` (sign in in a browser), `device` (sign in on any
+    /// device with a code), `token` (only --identity-token, SIGSTORE_ID_TOKEN or ambient
+    /// CI credentials). Default: a given token if there is one, else `normal` when
+    /// stdin is a terminal, else `device`.
+    #[arg(long, value_enum)]
+    pub(crate) fulcio_auth_flow: Option<AuthFlowArg>,
+    /// The OIDC issuer for interactive sign-in (default: the signing config's, else
+    /// https://oauth2.sigstore.dev/auth; with `signet serve --dev-oidc`: <url>/oidc).
+    #[arg(long)]
+    pub(crate) oidc_issuer: Option<String>,
+    /// The OIDC client id for interactive sign-in (the token's audience).
+    #[arg(long, default_value = "sigstore")]
+    pub(crate) oidc_client_id: String,
+    /// A file holding the OIDC client secret (confidential clients only).
+    #[arg(long)]
+    pub(crate) oidc_client_secret_file: Option<PathBuf>,
+    /// The browser flow's redirect URL: http on localhost, 127.0.0.1 or [::1], port 0
+    /// for any free port (default: http://localhost:<free port>/auth/callback).
+    #[arg(long)]
+    pub(crate) oidc_redirect_url: Option<String>,
     /// A signing config (v0.2 JSON) naming the CA, log and TSA, as `signet serve`
     /// writes it. The URL flags override it.
     #[arg(long)]
@@ -265,6 +286,17 @@ pub(crate) struct KeylessArgs {
     /// The token audience requested from ambient CI credentials.
     #[arg(long, default_value = "sigstore")]
     pub(crate) oidc_audience: String,
+}
+
+/// `--fulcio-auth-flow`, as cosign names the flows.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum AuthFlowArg {
+    /// The browser flow (authorization code with PKCE, redirected to a loopback listener).
+    Normal,
+    /// The device flow (RFC 8628).
+    Device,
+    /// Only a token given up front; never interactive.
+    Token,
 }
 
 /// Output formats of `verify`.

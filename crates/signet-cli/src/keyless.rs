@@ -1,15 +1,21 @@
-//! Keyless signing for `sign` and `sign-blob`: the token, the services (flags, else a
-//! signing config, else the public-good instance), and the trusted root each new
-//! bundle is checked against before anything is written.
+//! Keyless signing for `sign` and `sign-blob`: the token (given, ambient, or from an
+//! interactive sign-in), the services (flags, else a signing config, else the
+//! public-good instance), and the trusted root each new bundle is checked against
+//! before anything is written.
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use signet_formats::sigstore::{Service, SigningConfig, UnixTime};
-use signet_sign::keyless::{IdentityToken, Services, TokenSource, find_token};
+use signet_sign::keyless::interactive::{DEFAULT_BROWSER_TIMEOUT, DEFAULT_ISSUER};
+use signet_sign::keyless::{
+    AuthFlow, IdentityToken, OidcClient, Prompt, Services, TokenOptions, TokenSource, find_token,
+    open_browser,
+};
 use signet_verify::bundle::BundleVerifier;
 
-use crate::cli::KeylessArgs;
+use crate::cli::{AuthFlowArg, KeylessArgs};
 
 const PUBLIC_FULCIO: &str = "https://fulcio.sigstore.dev";
 const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
@@ -87,12 +93,51 @@ pub(crate) async fn prepare(args: &KeylessArgs) -> Result<Keyless> {
         .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client")?;
-    let (token, source) =
-        find_token(&client, args.identity_token.as_deref(), &args.oidc_audience).await?;
+    let client_secret = match &args.oidc_client_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the OIDC client secret {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let issuer = args
+        .oidc_issuer
+        .clone()
+        .or_else(|| from_config(|c| pick(&c.oidc_urls, None)))
+        .unwrap_or_else(|| DEFAULT_ISSUER.into());
+    let options = TokenOptions {
+        identity_token: args.identity_token.as_deref(),
+        audience: &args.oidc_audience,
+        flow: args.fulcio_auth_flow.map(|f| match f {
+            AuthFlowArg::Normal => AuthFlow::Browser,
+            AuthFlowArg::Device => AuthFlow::Device,
+            AuthFlowArg::Token => AuthFlow::Token,
+        }),
+        oidc: OidcClient {
+            issuer,
+            client_id: args.oidc_client_id.clone(),
+            client_secret,
+            redirect_url: args.oidc_redirect_url.clone(),
+        },
+        terminal: std::io::stdin().is_terminal(),
+        browser_timeout: DEFAULT_BROWSER_TIMEOUT,
+    };
+    let mut prompt = |p: &Prompt<'_>| {
+        eprintln!("{p}");
+        if let Prompt::Browser { url } = p {
+            // Failing to start a browser is fine: the URL is printed.
+            open_browser(url);
+        }
+    };
+    let (token, source) = find_token(&client, &options, &mut prompt).await?;
     let from = match source {
         TokenSource::Flag => "--identity-token",
         TokenSource::Environment => "SIGSTORE_ID_TOKEN",
         TokenSource::GitHubActions => "GitHub Actions",
+        TokenSource::Device => "the device flow",
+        TokenSource::Browser => "a browser sign-in",
     };
     eprintln!(
         "Signing keylessly as {} (issuer {}, token from {from}) through {} and {}",

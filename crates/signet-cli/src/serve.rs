@@ -45,7 +45,8 @@ fn read_config(path: Option<&Path>) -> Result<ServeConfig> {
 struct TrustFiles {
     trusted_root: Value,
     signing_config: Value,
-    /// PEM files for cosign 2.x's environment variables: (file name, contents).
+    /// PEM files for cosign 2.x's environment variables, and the TrustRoot resource:
+    /// (file name, contents).
     pem: Vec<(&'static str, String)>,
 }
 
@@ -171,7 +172,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         root["tlogs"] = json!([log.transparency_log_instance(&url)]);
     }
     // Whatever is written must load in signet's own verifier.
-    TrustedRoot::parse(root.to_string().as_bytes())
+    let parsed = TrustedRoot::parse(root.to_string().as_bytes())
         .context("the trusted root written for this stack")?;
     let start = rfc3339(
         [
@@ -204,6 +205,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
                     .map(|c| ("ctlog.pub", c.ct_log_public_key().to_pem())),
                 log.as_ref().map(|l| ("rekor.pub", l.public_key().to_pem())),
                 tsa.as_ref().map(|t| ("tsa_chain.pem", t.chain_pem())),
+                // For `kubectl apply` and keyless.trustRootRef: signet in a cluster.
+                Some((
+                    "trustroot.yaml",
+                    signet_policy::trust_root_yaml("signet", &parsed),
+                )),
             ]
             .into_iter()
             .flatten()

@@ -59,6 +59,7 @@ pub(crate) async fn run(args: VerifyArgs) -> Result<()> {
         } else {
             SignatureFormats::LegacyOnly
         },
+        trust: None,
     };
     let client = registry::client(&args.registry)?;
     let mut parsed = Vec::with_capacity(args.images.len());

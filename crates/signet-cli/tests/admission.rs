@@ -941,75 +941,327 @@ fn admission_check_evaluates_a_manifest_offline() {
     .ok();
 }
 
-/// A stand-in for the Kubernetes API (plain HTTP on 127.0.0.1): the ClusterImagePolicy
-/// list (watches are held open and end quietly) and Secrets in `signet-system`.
-fn fake_kube_api(policies: Vec<Value>, secrets: Vec<(String, String)>) -> std::net::SocketAddr {
-    use axum::extract::{Path as UrlPath, RawQuery};
-    use axum::http::StatusCode;
-    use axum::routing::get;
-    use base64::Engine as _;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let list = json!({
-                "apiVersion": "policy.sigstore.dev/v1beta1",
-                "kind": "ClusterImagePolicyList",
-                "metadata": {"resourceVersion": "1"},
-                "items": policies,
-            });
-            let secrets: BTreeMap<String, String> = secrets.into_iter().collect();
-            let app = axum::Router::new()
-                .route(
-                    "/apis/policy.sigstore.dev/v1beta1/clusterimagepolicies",
-                    get(move |RawQuery(q): RawQuery| {
-                        let list = list.clone();
-                        async move {
-                            if q.unwrap_or_default().contains("watch=true") {
-                                tokio::time::sleep(Duration::from_secs(30)).await;
-                                return (StatusCode::OK, String::new());
-                            }
-                            (StatusCode::OK, list.to_string())
-                        }
-                    }),
-                )
-                .route(
-                    "/api/v1/namespaces/signet-system/secrets/{name}",
-                    get(move |UrlPath(name): UrlPath<String>| {
-                        let found = secrets.get(&name).cloned();
-                        async move {
-                            match found {
-                                Some(pem) => (
-                                    StatusCode::OK,
-                                    json!({
-                                        "apiVersion": "v1", "kind": "Secret",
-                                        "metadata": {"name": name, "namespace": "signet-system"},
-                                        "data": {"cosign.pub": base64::engine::general_purpose::STANDARD.encode(pem)},
-                                    })
-                                    .to_string(),
-                                ),
-                                None => (
-                                    StatusCode::NOT_FOUND,
-                                    json!({
-                                        "apiVersion": "v1", "kind": "Status", "status": "Failure",
-                                        "reason": "NotFound", "code": 404,
-                                        "message": format!("secrets \"{name}\" not found"),
-                                    })
-                                    .to_string(),
-                                ),
-                            }
-                        }
-                    }),
+/// What the fake API serves, and what it was asked.
+#[derive(Default)]
+struct KubeState {
+    /// The resourceVersion of the last change.
+    version: u64,
+    /// ClusterImagePolicies by name.
+    policies: BTreeMap<String, Value>,
+    /// Every watch event so far: its resourceVersion and its line.
+    events: Vec<(u64, String)>,
+    /// Secrets and ServiceAccounts by (kind, namespace, name).
+    objects: BTreeMap<(String, String, String), Value>,
+    /// Every request: `GET path?query`.
+    requests: Vec<String>,
+}
+
+/// A stand-in for the Kubernetes API (plain HTTP on 127.0.0.1), routed by exact API
+/// path as the apiserver is:
+/// - `/apis/policy.sigstore.dev/v1beta1/clusterimagepolicies`: the list (with its
+///   resourceVersion), or with `watch=true` the newline-delimited events after the
+///   `resourceVersion` asked for, held open for the ones [`FakeKube::event`] adds;
+/// - `/apis/policy.sigstore.dev/v1alpha1/trustroots`: the TrustRoot objects, and a
+///   watch that stays open with no events;
+/// - `/api/v1/namespaces/{ns}/secrets/{name}` and
+///   `/api/v1/namespaces/{ns}/serviceaccounts/{name}`: the object, else a 404 `Status`;
+/// - anything else: a 404 `Status`.
+struct FakeKube {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<std::sync::Mutex<KubeState>>,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+fn not_found(what: &str, name: &str) -> (axum::http::StatusCode, String) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        json!({
+            "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+            "reason": "NotFound", "code": 404,
+            "message": format!("{what} \"{name}\" not found"),
+        })
+        .to_string(),
+    )
+}
+
+impl FakeKube {
+    /// Serves `policies` (resourceVersion 1) and `objects` (Secrets, ServiceAccounts).
+    fn start(policies: Vec<Value>, objects: Vec<Value>) -> FakeKube {
+        use axum::extract::{Path as UrlPath, RawQuery, State};
+        use axum::routing::get;
+        let mut state = KubeState {
+            version: 1,
+            ..KubeState::default()
+        };
+        for mut p in policies {
+            p["metadata"]["resourceVersion"] = json!("1");
+            state
+                .policies
+                .insert(p["metadata"]["name"].as_str().unwrap().to_owned(), p);
+        }
+        for o in objects {
+            let key = (
+                o["kind"].as_str().unwrap().to_owned(),
+                // TrustRoots are cluster-scoped.
+                o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                o["metadata"]["name"].as_str().unwrap().to_owned(),
+            );
+            state.objects.insert(key, o);
+        }
+        let state = std::sync::Arc::new(std::sync::Mutex::new(state));
+        let (changed, _) = tokio::sync::watch::channel(1u64);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (shared, notify) = (state.clone(), changed.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                type Shared = (
+                    std::sync::Arc<std::sync::Mutex<KubeState>>,
+                    tokio::sync::watch::Sender<u64>,
                 );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
+                let log = |state: &std::sync::Mutex<KubeState>, path: &str, q: &Option<String>| {
+                    state.lock().unwrap().requests.push(match q {
+                        Some(q) => format!("GET {path}?{q}"),
+                        None => format!("GET {path}"),
+                    });
+                };
+                let object = |kind: &'static str, what: &'static str| {
+                    move |State((state, _)): State<Shared>,
+                          UrlPath((ns, name)): UrlPath<(String, String)>,
+                          RawQuery(q): RawQuery| async move {
+                        let path = format!("/api/v1/namespaces/{ns}/{what}/{name}");
+                        log(&state, &path, &q);
+                        let found = state
+                            .lock()
+                            .unwrap()
+                            .objects
+                            .get(&(kind.to_owned(), ns, name.clone()))
+                            .cloned();
+                        match found {
+                            Some(o) => (axum::http::StatusCode::OK, o.to_string()),
+                            None => not_found(what, &name),
+                        }
+                    }
+                };
+                let app =
+                    axum::Router::new()
+                        .route(
+                            "/apis/policy.sigstore.dev/v1beta1/clusterimagepolicies",
+                            get(
+                                move |State((state, changed)): State<Shared>,
+                                      RawQuery(q): RawQuery| async move {
+                                    let path =
+                                        "/apis/policy.sigstore.dev/v1beta1/clusterimagepolicies";
+                                    log(&state, path, &q);
+                                    let query = q.unwrap_or_default();
+                                    let param = |name: &str| {
+                                        query.split('&').find_map(|kv| {
+                                            kv.strip_prefix(&format!("{name}=")).map(str::to_owned)
+                                        })
+                                    };
+                                    if param("watch").as_deref() != Some("true") {
+                                        let s = state.lock().unwrap();
+                                        let list = json!({
+                                            "apiVersion": "policy.sigstore.dev/v1beta1",
+                                            "kind": "ClusterImagePolicyList",
+                                            "metadata": {"resourceVersion": s.version.to_string()},
+                                            "items": s.policies.values().collect::<Vec<_>>(),
+                                        });
+                                        return axum::response::Response::new(
+                                            axum::body::Body::from(list.to_string()),
+                                        );
+                                    }
+                                    let from: u64 = param("resourceVersion")
+                                        .and_then(|v| v.parse().ok())
+                                        .unwrap_or(0);
+                                    let rx = changed.subscribe();
+                                    let events = futures_util::stream::unfold(
+                                        (from, rx, state),
+                                        |(last, mut rx, state)| async move {
+                                            loop {
+                                                let next = state
+                                                    .lock()
+                                                    .unwrap()
+                                                    .events
+                                                    .iter()
+                                                    .find(|(v, _)| *v > last)
+                                                    .cloned();
+                                                if let Some((v, line)) = next {
+                                                    return Some((
+                                                        Ok::<_, std::convert::Infallible>(format!(
+                                                            "{line}\n"
+                                                        )),
+                                                        (v, rx, state),
+                                                    ));
+                                                }
+                                                rx.changed().await.ok()?;
+                                            }
+                                        },
+                                    );
+                                    axum::response::Response::new(axum::body::Body::from_stream(
+                                        events,
+                                    ))
+                                },
+                            ),
+                        )
+                        .route(
+                            "/apis/policy.sigstore.dev/v1alpha1/trustroots",
+                            get(
+                                move |State((state, _)): State<Shared>,
+                                      RawQuery(q): RawQuery| async move {
+                                    let path = "/apis/policy.sigstore.dev/v1alpha1/trustroots";
+                                    log(&state, path, &q);
+                                    if q.unwrap_or_default().contains("watch=true") {
+                                        // No TrustRoot changes in these tests: a watch
+                                        // that stays open.
+                                        let quiet = futures_util::stream::pending::<
+                                            Result<String, std::convert::Infallible>,
+                                        >();
+                                        return axum::response::Response::new(
+                                            axum::body::Body::from_stream(quiet),
+                                        );
+                                    }
+                                    let s = state.lock().unwrap();
+                                    let items: Vec<&Value> = s
+                                        .objects
+                                        .iter()
+                                        .filter(|((kind, _, _), _)| kind == "TrustRoot")
+                                        .map(|(_, o)| o)
+                                        .collect();
+                                    let list = json!({
+                                        "apiVersion": "policy.sigstore.dev/v1alpha1",
+                                        "kind": "TrustRootList",
+                                        "metadata": {"resourceVersion": "1"},
+                                        "items": items,
+                                    });
+                                    axum::response::Response::new(axum::body::Body::from(
+                                        list.to_string(),
+                                    ))
+                                },
+                            ),
+                        )
+                        .route(
+                            "/api/v1/namespaces/{ns}/secrets/{name}",
+                            get(object("Secret", "secrets")),
+                        )
+                        .route(
+                            "/api/v1/namespaces/{ns}/serviceaccounts/{name}",
+                            get(object("ServiceAccount", "serviceaccounts")),
+                        )
+                        .fallback(
+                            |uri: axum::http::Uri| async move { not_found("object", uri.path()) },
+                        )
+                        .with_state((shared, notify));
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
         });
-    });
-    rx.recv().unwrap()
+        FakeKube {
+            addr: rx.recv().unwrap(),
+            state,
+            changed,
+        }
+    }
+
+    /// A kube-rs client for it.
+    fn client(&self, rt: &tokio::runtime::Runtime) -> signet_admission::kubernetes::ApiClient {
+        let url = format!("http://{}", self.addr);
+        rt.block_on(async {
+            let config = kube::Config::new(url.parse().unwrap());
+            signet_admission::kubernetes::ApiClient(kube::Client::try_from(config).unwrap())
+        })
+    }
+
+    /// A watch event (`ADDED`, `MODIFIED`, `DELETED` of a ClusterImagePolicy, or a
+    /// `BOOKMARK`) at the next resourceVersion: applied to the list and sent to every
+    /// open watch.
+    fn event(&self, kind: &str, policy: Option<Value>) {
+        let mut s = self.state.lock().unwrap();
+        s.version += 1;
+        let version = s.version;
+        let object = match policy {
+            Some(mut p) => {
+                p["metadata"]["resourceVersion"] = json!(version.to_string());
+                let name = p["metadata"]["name"].as_str().unwrap().to_owned();
+                if kind == "DELETED" {
+                    s.policies.remove(&name);
+                } else {
+                    s.policies.insert(name, p.clone());
+                }
+                p
+            }
+            None => json!({
+                "apiVersion": "policy.sigstore.dev/v1beta1",
+                "kind": "ClusterImagePolicy",
+                "metadata": {"resourceVersion": version.to_string()},
+            }),
+        };
+        let line = json!({"type": kind, "object": object}).to_string();
+        s.events.push((version, line));
+        drop(s);
+        self.changed.send_replace(version);
+    }
+
+    /// Every request so far (`GET path?query`).
+    fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+/// A Secret in `namespace` of `type_` with `data` (base64-encoded here).
+fn secret(namespace: &str, name: &str, type_: &str, data: &[(&str, &[u8])]) -> Value {
+    use base64::Engine as _;
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| {
+            (
+                (*k).to_owned(),
+                json!(base64::engine::general_purpose::STANDARD.encode(v)),
+            )
+        })
+        .collect();
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": type_,
+        "data": data,
+    })
+}
+
+/// A ServiceAccount in `namespace` naming `pull_secrets`.
+fn service_account(namespace: &str, name: &str, pull_secrets: &[&str]) -> Value {
+    let refs: Vec<Value> = pull_secrets.iter().map(|n| json!({"name": n})).collect();
+    json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace},
+        "imagePullSecrets": refs,
+    })
+}
+
+/// Polls `/readyz` until `done` holds for it (at most 10 s).
+fn wait_ready(
+    rt: &tokio::runtime::Runtime,
+    hook: &Webhook,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, ready) = rt.block_on(hook.get("/readyz"));
+        let ready: Value = serde_json::from_str(&ready).unwrap();
+        if done(&ready) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {ready}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -1032,43 +1284,82 @@ fn cluster_image_policies_and_secret_keys_come_from_the_kubernetes_api() {
     };
     let other = unique_repo(env, "kube-missing");
     let c = push_image(env, "a", &other, "v1");
-    let api = fake_kube_api(
+    // Authorities that name TrustRoots: one served by the API, one that is not.
+    let (tr_repo, tr_digest, tr_public) = signed_image(env, d, "kube-trustroot", &[]);
+    let absent_repo = unique_repo(env, "kube-no-trustroot");
+    let absent = push_image(env, "a", &absent_repo, "v1");
+    let with_root = |name: &str, glob: &str, root: &str| {
+        json!({
+            "apiVersion": "policy.sigstore.dev/v1beta1",
+            "kind": "ClusterImagePolicy",
+            "metadata": {"name": name, "resourceVersion": "1"},
+            "spec": {
+                "images": [{"glob": glob}],
+                "authorities": [{
+                    "key": {"data": std::fs::read_to_string(&tr_public).unwrap()},
+                    "ctlog": {"trustRootRef": root},
+                }],
+            },
+        })
+    };
+    let production = signet_formats::sigstore::TrustedRoot::parse(include_bytes!(
+        "../../signet-formats/trust/production_trusted_root.json"
+    ))
+    .unwrap();
+    let mut trust_root: Value =
+        serde_json::from_str(&signet_policy::trust_root_yaml("from-api", &production)).unwrap();
+    trust_root["metadata"]["resourceVersion"] = json!("1");
+    let api = FakeKube::start(
         vec![
             cip("from-cluster", &format!("{repo}**"), "cosign-pub"),
             cip("missing-secret", &format!("{other}**"), "nope"),
+            with_root("via-trust-root", &format!("{tr_repo}**"), "from-api"),
+            with_root("absent-trust-root", &format!("{absent_repo}**"), "absent"),
         ],
-        vec![(
-            "cosign-pub".into(),
-            std::fs::read_to_string(&public).unwrap(),
-        )],
+        vec![
+            secret(
+                "signet-system",
+                "cosign-pub",
+                "Opaque",
+                &[("cosign.pub", &std::fs::read(&public).unwrap())],
+            ),
+            trust_root,
+        ],
     );
     let rt = runtime();
-    let client = rt.block_on(async {
-        let config = kube::Config::new(format!("http://{api}").parse().unwrap());
-        kube::Client::try_from(config).unwrap()
-    });
     let options = Options {
-        kubernetes: Some(signet_admission::kubernetes::ApiClient(client)),
+        kubernetes: Some(api.client(&rt)),
         ..Options::default()
     };
     // No policy file: the policies come from the API alone.
     let hook = rt.block_on(start(&[], options));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, ready) = rt.block_on(hook.get("/readyz"));
-        let ready: Value = serde_json::from_str(&ready).unwrap();
-        if ready["policies"] == 2 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the API's policies never loaded: {ready}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_ready(&rt, &hook, "the API's policies never loaded", |r| {
+        r["policies"] == 4 && r["trustRoots"] == 1
+    });
     let view =
         rt.block_on(hook.validate(&Review::create("team-a", pod(&[&format!("{repo}@{a}")]))));
     assert!(view.allowed, "the key from the Secret verifies: {view:?}");
+    let view = rt.block_on(hook.validate(&Review::create(
+        "team-a",
+        pod(&[&format!("{tr_repo}@{tr_digest}")]),
+    )));
+    assert!(view.allowed, "the TrustRoot came from the API: {view:?}");
+    let view = rt.block_on(hook.validate(&Review::create(
+        "team-a",
+        pod(&[&format!("{absent_repo}@{absent}")]),
+    )));
+    assert_eq!(
+        view.message.as_deref(),
+        Some(
+            pod_denial(
+                &format!("{absent_repo}@{absent}"),
+                "absent-trust-root",
+                "authority \"authority-0\": TrustRoot \"absent\" does not exist: create it (a TrustRoot resource, or a document in the policy directory; `signet serve` writes one as trust/trustroot.yaml)"
+            )
+            .as_str()
+        ),
+        "{view:?}"
+    );
     let view =
         rt.block_on(hook.validate(&Review::create("team-a", pod(&[&format!("{repo}@{b}")]))));
     assert!(!view.allowed);
@@ -1082,4 +1373,451 @@ fn cluster_image_policies_and_secret_keys_come_from_the_kubernetes_api() {
         "{message}"
     );
     rt.block_on(hook.server.shutdown());
+}
+
+/// The full message the apiserver shows for a Pod (`generateName: web-`) whose one
+/// image `image` fails `policy` with `problem`.
+fn pod_denial(image: &str, policy: &str, problem: &str) -> String {
+    format!(
+        "admission webhook \"{WEBHOOK}\" denied the request: signet denied Pod \"web-\": 1 image problem(s)\ncontainer \"c0\" (spec.containers[0].image): image \"{image}\": policy \"{policy}\": {problem}"
+    )
+}
+
+/// `pod(images)` in `namespace` with `imagePullSecrets` and `serviceAccountName` set
+/// when given.
+fn pod_with(images: &[&str], pull_secrets: &[&str], account: Option<&str>) -> Value {
+    let mut p = pod(images);
+    if !pull_secrets.is_empty() {
+        p["spec"]["imagePullSecrets"] = pull_secrets.iter().map(|n| json!({"name": n})).collect();
+    }
+    if let Some(a) = account {
+        p["spec"]["serviceAccountName"] = json!(a);
+    }
+    p
+}
+
+/// Issue 5's "imagePullSecrets (in-cluster)": against the registry that requires
+/// authentication (distribution 2.8 with htpasswd, TLS), the webhook reads the
+/// workload's pull secrets, then its ServiceAccount's, from the Kubernetes API in the
+/// request's namespace, and uses them to resolve tags and fetch signatures.
+#[test]
+fn image_pull_secrets_are_the_registry_credentials_in_a_cluster() {
+    use base64::Engine as _;
+    let env = require_env!();
+    if env.tls_registry.is_empty() {
+        eprintln!("skipping: SIGNET_TEST_TLS_REGISTRY not set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = env.tls_registry.as_str();
+    let ca_pem = std::fs::read(&env.tls_ca).unwrap();
+    let ca = env.tls_ca.to_str().unwrap();
+    // Two repositories (so each starts with an empty verdict cache), each with image
+    // `a` signed by one key.
+    let authed = signet_oci::RegistryClient::new(signet_oci::ClientConfig {
+        extra_ca_pem: vec![ca_pem.clone()],
+        username: Some(env.tls_user.clone()),
+        password: Some(env.tls_password.clone()),
+        docker_config: Some(d.join("no-docker-config.json")),
+        ..signet_oci::ClientConfig::default()
+    })
+    .unwrap();
+    // A GET first teaches the client that this loopback registry speaks https (a HEAD,
+    // the first request of a blob push, gets a bodiless 400 over plain http that does
+    // not say so).
+    rt().block_on(authed.get_manifest(
+        &signet_formats::Repository::parse(&format!("{host}/demo/app")).unwrap(),
+        "v1",
+    ))
+    .unwrap();
+    let (key, public) = keypair(d, "pull");
+    let signed = |name: &str| {
+        let repo = unique_repo_on(host, name);
+        let a = push_image_with(&authed, env, "a", &repo, "v1");
+        signet(
+            d,
+            &[
+                "sign",
+                "--key",
+                key.to_str().unwrap(),
+                "--registry-username",
+                &env.tls_user,
+                "--registry-password",
+                &env.tls_password,
+                "--registry-cacert",
+                ca,
+                "--tlog-upload=false",
+                "-y",
+                &format!("{repo}@{a}"),
+            ],
+        )
+        .ok();
+        (repo, a)
+    };
+    let (pod_repo, a) = signed("pull-secret");
+    let (sa_repo, sa_digest) = signed("sa-secret");
+    assert_eq!(a, sa_digest);
+    let policies = [
+        (
+            "pod.yaml",
+            policy(
+                "pod-secrets",
+                &format!("{pod_repo}**"),
+                key_authority(&public, None),
+                json!({}),
+            ),
+        ),
+        (
+            "sa.yaml",
+            policy(
+                "sa-secrets",
+                &format!("{sa_repo}**"),
+                key_authority(&public, None),
+                json!({}),
+            ),
+        ),
+    ];
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let auth = b64(&format!("{}:{}", env.tls_user, env.tls_password));
+    let dockerconfigjson = format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#);
+    // The legacy flat map, keyed by URL.
+    let dockercfg = format!(r#"{{"https://{host}":{{"auth":"{auth}","email":"ci@example.com"}}}}"#);
+    let api = FakeKube::start(
+        Vec::new(),
+        vec![
+            secret(
+                "team-a",
+                "regcred",
+                "kubernetes.io/dockerconfigjson",
+                &[(".dockerconfigjson", dockerconfigjson.as_bytes())],
+            ),
+            secret(
+                "team-a",
+                "broken",
+                "kubernetes.io/dockerconfigjson",
+                &[(
+                    ".dockerconfigjson",
+                    format!(r#"{{"auths":{{"{host}":{{"auth":"not base64!"}}}}}}"#).as_bytes(),
+                )],
+            ),
+            secret(
+                "team-a",
+                "wrong-password",
+                "kubernetes.io/dockerconfigjson",
+                &[(
+                    ".dockerconfigjson",
+                    format!(
+                        r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#,
+                        b64(&format!("{}:wrong", env.tls_user))
+                    )
+                    .as_bytes(),
+                )],
+            ),
+            service_account("team-a", "default", &[]),
+            secret(
+                "team-c",
+                "legacy-cred",
+                "kubernetes.io/dockercfg",
+                &[(".dockercfg", dockercfg.as_bytes())],
+            ),
+            service_account("team-c", "builder", &["legacy-cred"]),
+        ],
+    );
+    let rt = runtime();
+    let options = Options {
+        kubernetes: Some(api.client(&rt)),
+        registry_ca_pem: vec![ca_pem],
+        ..Options::default()
+    };
+    let hook = rt.block_on(start(&policies, options));
+    wait_ready(&rt, &hook, "the policies never loaded", |r| {
+        r["policies"] == 2
+    });
+    let validate =
+        |ns: &str, object: Value| rt.block_on(hook.validate(&Review::create(ns, object)));
+    let image = format!("{pod_repo}@{a}");
+    let unauthorized = |looked_in: &str| {
+        format!(
+            "could not be verified, denied (set failOpen: true in the policy to allow in this case): authority \"release-key\": registry {host} denied access because no credentials were found for it; add an imagePullSecret for {host} to the workload or its ServiceAccount (looked in: {looked_in})"
+        )
+    };
+
+    // A Secret of the same name in another namespace is not used.
+    let view = validate("team-b", pod_with(&[&image], &["regcred"], None));
+    assert!(!view.allowed);
+    assert_eq!(
+        view.message.unwrap(),
+        pod_denial(
+            &image,
+            "pod-secrets",
+            &unauthorized(
+                "Secret team-b/regcred (does not exist), ServiceAccount team-b/default (does not exist), the docker config"
+            )
+        )
+    );
+    // No pull secret (and nothing in the docker config): denied, naming the registry.
+    let view = validate("team-a", pod_with(&[&image], &[], None));
+    assert_eq!(
+        view.message.unwrap(),
+        pod_denial(
+            &image,
+            "pod-secrets",
+            &unauthorized("ServiceAccount team-a/default (no imagePullSecrets), the docker config")
+        )
+    );
+    // A pull secret that does not parse: denied, naming it and what is wrong.
+    let view = validate("team-a", pod_with(&[&image], &["broken"], None));
+    assert_eq!(
+        view.message.unwrap(),
+        pod_denial(
+            &image,
+            "pod-secrets",
+            &format!(
+                "authority \"release-key\": imagePullSecret team-a/broken: .dockerconfigjson does not hold registry credentials: the `auth` entry for {host} is not base64 of user:password"
+            )
+        )
+    );
+    // A pull secret the registry refuses: denied, naming it.
+    let view = validate("team-a", pod_with(&[&image], &["wrong-password"], None));
+    assert_eq!(
+        view.message.unwrap(),
+        pod_denial(
+            &image,
+            "pod-secrets",
+            &format!(
+                "could not be verified, denied (set failOpen: true in the policy to allow in this case): authority \"release-key\": registry {host} denied access because it rejected the credentials (credentials from Secret team-a/wrong-password; looked in: Secret team-a/wrong-password, ServiceAccount team-a/default (no imagePullSecrets), the docker config)"
+            )
+        )
+    );
+    // With the pull secret: allowed.
+    let view = validate("team-a", pod_with(&[&image], &["regcred"], None));
+    assert!(view.allowed, "{view:?}");
+    assert!(view.warnings.is_empty(), "{view:?}");
+    // The mutating webhook resolves a Deployment's tag with its template's pull secret,
+    // and cannot without it.
+    let mut web = deployment(&[&format!("{pod_repo}:v1")]);
+    let review = Review::create("team-a", web.clone());
+    let view = rt.block_on(hook.mutate(&review));
+    assert!(view.patch.is_none(), "{view:?}");
+    assert_eq!(view.warnings.len(), 1, "{view:?}");
+    assert!(
+        view.warnings[0].starts_with(&format!(
+            "signet could not pin {pod_repo}:v1 to a digest: registry {host} denied access because no credentials were found for it"
+        )),
+        "{view:?}"
+    );
+    web["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{"name": "regcred"}]);
+    let review = Review::create("team-a", web);
+    let view = rt.block_on(hook.mutate(&review));
+    let mut object = review.object().clone();
+    view.patch.expect("a pin").apply(&mut object).unwrap();
+    assert_eq!(
+        object["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(format!("{pod_repo}:v1@{a}"))
+    );
+    assert!(
+        rt.block_on(hook.validate(&review.with_object(object)))
+            .allowed
+    );
+
+    // Through the ServiceAccount only (a .dockercfg Secret): the default one has none.
+    let image = format!("{sa_repo}@{a}");
+    let view = validate("team-c", pod_with(&[&image], &[], None));
+    assert_eq!(
+        view.message.unwrap(),
+        pod_denial(
+            &image,
+            "sa-secrets",
+            &unauthorized("ServiceAccount team-c/default (does not exist), the docker config")
+        )
+    );
+    let view = validate("team-c", pod_with(&[&image], &[], Some("builder")));
+    assert!(view.allowed, "{view:?}");
+
+    // Only the request's namespace was read, by exact path.
+    let reads: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("GET /api/v1/"))
+        .collect();
+    for expected in [
+        "GET /api/v1/namespaces/team-b/secrets/regcred",
+        "GET /api/v1/namespaces/team-b/serviceaccounts/default",
+        "GET /api/v1/namespaces/team-a/secrets/regcred",
+        "GET /api/v1/namespaces/team-a/secrets/broken",
+        "GET /api/v1/namespaces/team-c/serviceaccounts/builder",
+        "GET /api/v1/namespaces/team-c/secrets/legacy-cred",
+    ] {
+        assert!(
+            reads.iter().any(|r| r == expected),
+            "{expected} not in {reads:?}"
+        );
+    }
+    assert!(
+        !reads
+            .iter()
+            .any(|r| r.contains("/namespaces/team-c/secrets/regcred")
+                || r.contains("/namespaces/team-a/secrets/legacy-cred")),
+        "{reads:?}"
+    );
+    // Reads are cached: the five team-a requests read regcred once.
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|r| *r == "GET /api/v1/namespaces/team-a/secrets/regcred")
+            .count(),
+        1,
+        "{reads:?}"
+    );
+    rt.block_on(hook.server.shutdown());
+}
+
+/// The ClusterImagePolicy watch (kube-rs's watcher: a list, then a watch from its
+/// resourceVersion): MODIFIED, DELETED, ADDED and BOOKMARK events take effect, and a
+/// policy that does not load is reported while the last good set keeps serving.
+#[test]
+fn cluster_image_policy_watch_events_take_effect() {
+    let env = require_env!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (repo, a, key_a) = signed_image(env, d, "watch", &[]);
+    let (_, key_b) = keypair(d, "watch-b");
+    let image = format!("{repo}@{a}");
+    // The one `.sig` layer, which key B's check names.
+    let (sig, _) =
+        manifest_bytes(&repo, &format!("{}.sig", a.to_string().replace(':', "-"))).unwrap();
+    let sig: Value = serde_json::from_slice(&sig).unwrap();
+    let layer = sig["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let cip = |authority: Value| {
+        json!({
+            "apiVersion": "policy.sigstore.dev/v1beta1",
+            "kind": "ClusterImagePolicy",
+            "metadata": {"name": "p1", "uid": "uid-p1"},
+            "spec": {"images": [{"glob": format!("{repo}**")}], "authorities": [authority]},
+        })
+    };
+    let api = FakeKube::start(vec![cip(key_authority(&key_a, None))], Vec::new());
+    let rt = runtime();
+    let options = Options {
+        kubernetes: Some(api.client(&rt)),
+        ..Options::default()
+    };
+    let hook = rt.block_on(start(&[], options));
+    wait_ready(&rt, &hook, "P1 never loaded", |r| r["policies"] == 1);
+    let validate = || rt.block_on(hook.validate(&Review::create("team-a", pod(&[&image]))));
+    // Polls until the answer changes from `before` (at most 10 s).
+    let next_answer = |before: &signet_policy::review::ApiserverView| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let view = validate();
+            if view.allowed != before.allowed || view.message != before.message {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the answer never changed: {view:?}; API requests: {:?}",
+                api.requests()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let generation = |rt: &tokio::runtime::Runtime| -> Value {
+        let (_, ready) = rt.block_on(hook.get("/readyz"));
+        serde_json::from_str::<Value>(&ready).unwrap()["generation"].clone()
+    };
+    // P1 with key A: signed with A, allowed.
+    let first = validate();
+    assert!(first.allowed, "{first:?}");
+
+    // MODIFIED: P1 now wants key B. The same image is denied, for that reason.
+    api.event("MODIFIED", Some(cip(key_authority(&key_b, None))));
+    let view = next_answer(&first);
+    assert!(!view.allowed);
+    assert_eq!(
+        view.message.as_deref().unwrap(),
+        pod_denial(
+            &image,
+            "p1",
+            &format!(
+                "authority \"release-key\": no matching signatures: signature layer {layer}: signature does not verify with the given key (signed with another key, or the payload was altered)"
+            ),
+        )
+    );
+    let with_b = view.clone();
+    let serving = generation(&rt);
+
+    // A BOOKMARK changes nothing.
+    api.event("BOOKMARK", None);
+
+    // MODIFIED to a policy that does not load: reported (/readyz, the reload error
+    // metric), and the last good P1 (key B) keeps serving.
+    let mut broken = cip(key_authority(&key_a, None));
+    broken["spec"]["authorities"][0]["keyless"] = json!({"url": "https://fulcio.example"});
+    api.event("MODIFIED", Some(broken));
+    wait_ready(&rt, &hook, "the bad policy was never reported", |r| {
+        r["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("clusterimagepolicy/p1"))
+    });
+    let (_, ready) = rt.block_on(hook.get("/readyz"));
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(
+        ready["lastError"],
+        "1 policy problem(s); fix them and reload:\n  clusterimagepolicy/p1: document 1 (line 1): policy \"p1\": spec.authorities[0]: exactly one of key, keyless, static is required, found key and keyless"
+    );
+    assert_eq!(ready["policies"], 1);
+    let metrics = rt.block_on(hook.get("/metrics")).1;
+    assert!(
+        metrics.contains("signet_admission_policy_reloads_total{result=\"error\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(generation(&rt), serving, "the last good set still serves");
+    let view = validate();
+    assert_eq!(view.message, with_b.message, "still P1 with key B");
+
+    // DELETED: no policy matches, so no-match-policy (deny) applies.
+    api.event("DELETED", Some(cip(key_authority(&key_b, None))));
+    let no_policy = next_answer(&with_b);
+    assert!(!no_policy.allowed);
+    assert_eq!(
+        no_policy.message.as_deref().unwrap(),
+        pod_denial_no_policy(&image)
+    );
+    wait_ready(&rt, &hook, "the error stays after the good load", |r| {
+        r["policies"] == 0 && r["lastError"].is_null()
+    });
+    assert!(
+        rt.block_on(hook.get("/metrics"))
+            .1
+            .contains("signet_admission_policies_loaded 0")
+    );
+
+    // ADDED: key A again, allowed again.
+    api.event("ADDED", Some(cip(key_authority(&key_a, None))));
+    let view = next_answer(&no_policy);
+    assert!(view.allowed, "{view:?}");
+
+    // The watcher listed once, then watched from the list's resourceVersion (every
+    // event above came on that one watch: no re-list).
+    let requests = api.requests();
+    let path = "GET /apis/policy.sigstore.dev/v1beta1/clusterimagepolicies?";
+    let (watches, lists): (Vec<&String>, Vec<&String>) = requests
+        .iter()
+        .filter(|r| r.starts_with(path))
+        .partition(|r| r.contains("watch=true"));
+    assert_eq!(lists, [&format!("{path}&limit=500")], "{requests:?}");
+    assert_eq!(
+        watches[0],
+        &format!("{path}&watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion=1"),
+        "{requests:?}"
+    );
+    rt.block_on(hook.server.shutdown());
+}
+
+/// The message for a Pod whose one image `image` matches no policy.
+fn pod_denial_no_policy(image: &str) -> String {
+    format!(
+        "admission webhook \"{WEBHOOK}\" denied the request: signet denied Pod \"web-\": 1 image problem(s)\ncontainer \"c0\" (spec.containers[0].image): image \"{image}\": no ClusterImagePolicy matches this image (no-match-policy: deny)"
+    )
 }

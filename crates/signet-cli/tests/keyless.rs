@@ -11,7 +11,11 @@
 //!   it; cosign verifies signet's keyless image signatures (`verify-attestation
 //!   --new-bundle-format`, since cosign 2.5's `verify` reads only `.sig`).
 //! * the CA refuses tokens from issuers it does not trust, and signet names each
-//!   missing or unusable token.
+//!   missing or unusable token;
+//! * signet signs after an interactive sign-in at the dev issuer: the device flow
+//!   (the test approves the printed URL) and the browser flow (the test plays the
+//!   browser: it opens the printed URL with a subject and follows the redirect to
+//!   signet's loopback listener).
 //!
 //! The oracles and the registry come from `scripts/test-env.sh up`; a test whose tool is
 //! missing says so and checks the rest.
@@ -21,6 +25,8 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -349,7 +355,29 @@ fn the_ca_refuses_untrusted_issuers_and_signet_names_bad_tokens() {
     .to_string();
     sign(Some(&foreign)).fails(1, "Fulcio refused the request");
     sign(Some("not-a-jwt")).fails(1, "identity token");
-    sign(None).fails(1, "no identity token");
+    // `--fulcio-auth-flow token`: no interactive sign-in, so no token is an error.
+    let mut args = vec!["sign-blob", "--fulcio-auth-flow", "token", "--bundle"];
+    args.push(bundle.to_str().expect("utf-8"));
+    args.extend(flags.iter().map(String::as_str));
+    args.push(file.to_str().expect("utf-8"));
+    signet_env(d, &args, &[("SIGSTORE_ID_TOKEN", "")]).fails(1, "no identity token");
+    // Without it, no token and no terminal means the device flow, announced, at
+    // --oidc-issuer (here nothing listens).
+    let mut args = vec![
+        "sign-blob",
+        "--oidc-issuer",
+        "http://127.0.0.1:1/oidc",
+        "--bundle",
+    ];
+    args.push(bundle.to_str().expect("utf-8"));
+    args.extend(flags.iter().map(String::as_str));
+    args.push(file.to_str().expect("utf-8"));
+    let run =
+        signet_env(d, &args, &[("SIGSTORE_ID_TOKEN", "")]).fails(1, "cannot reach the OIDC issuer");
+    assert!(
+        run.stderr.contains("Non-interactive mode detected"),
+        "{run:?}"
+    );
     assert!(!bundle.exists(), "a refused signing wrote a bundle");
     // No dev issuer in a directory that never ran one.
     signet(
@@ -363,6 +391,208 @@ fn the_ca_refuses_untrusted_issuers_and_signet_names_bad_tokens() {
         ],
     )
     .fails(1, "--dev-oidc");
+}
+
+/// A `signet` child whose stderr is read line by line; killed on drop.
+struct Signing {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Signing {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Signing {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_signet"));
+        c.args(args)
+            .current_dir(dir)
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("start signet");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Signing {
+            child,
+            lines,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// The first URL on a stderr line starting with `prefix`.
+    fn url_after(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                break;
+            };
+            self.stderr.push(line.clone());
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.split_whitespace().next().expect("a URL").to_string();
+            }
+        }
+        panic!("no line starting with {prefix:?} in {:?}", self.stderr);
+    }
+
+    /// Waits for the exit (at most a minute) and returns success and all of stderr.
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "signet did not finish: {:?}",
+                self.stderr
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The reader thread ends at EOF; collect what it read.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.stderr.push(line);
+        }
+        (status.success(), self.stderr.join("\n"))
+    }
+}
+
+impl Drop for Signing {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET `url` without following redirects: the status, the `Location`, the body.
+fn get(url: &str) -> (u16, Option<String>, String) {
+    rt().block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let response = client.get(url).send().await.expect("GET");
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().expect("ascii").to_string());
+        (status, location, response.text().await.expect("body"))
+    })
+}
+
+/// Checks a bundle signed after an interactive sign-in: it verifies for `id` at the
+/// stack's issuer and for no one else, and the token was never printed.
+fn check_interactive_bundle(stack: &Stack, bundle: &Path, file: &Path, stderr: &str, id: &str) {
+    verify_blob(stack, bundle, file, id).ok();
+    verify_blob(stack, bundle, file, "mallory@example.com").fails(1, "identity");
+    assert!(
+        stderr.contains(&format!(
+            "Signing keylessly as {id} (issuer {}",
+            stack.issuer()
+        )),
+        "{stderr}"
+    );
+    // A JWT's header starts with `eyJ`; nothing like it reaches the terminal.
+    assert!(!stderr.contains("eyJ"), "a token was printed: {stderr}");
+}
+
+#[test]
+fn signing_after_a_device_flow_sign_in_at_the_dev_issuer() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(&scratch.path().join("stack"));
+    let d = scratch.path();
+    let file = d.join("device.txt");
+    std::fs::write(&file, b"signed after a device sign-in\n").expect("write");
+    let bundle = d.join("device.sigstore.json");
+    let issuer = stack.issuer();
+    let mut args = vec![
+        "sign-blob",
+        "--fulcio-auth-flow",
+        "device",
+        "--oidc-issuer",
+        &issuer,
+        "--bundle",
+        bundle.to_str().expect("utf-8"),
+    ];
+    let flags = stack.sign_flags();
+    args.extend(flags.iter().map(String::as_str));
+    args.push(file.to_str().expect("utf-8"));
+    let mut signing = Signing::start(d, &args, &[]);
+
+    let url = signing.url_after("Open this URL in a browser to sign in: ");
+    assert!(
+        url.starts_with(&format!("{issuer}/device/approve?user_code=")),
+        "{url}"
+    );
+    let (status, _, page) = get(&format!("{url}&subject=alice@example.com"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in as alice@example.com"), "{page}");
+
+    let (ok, stderr) = signing.finish();
+    assert!(ok, "signet failed: {stderr}");
+    assert!(stderr.contains("token from the device flow)"), "{stderr}");
+    check_interactive_bundle(&stack, &bundle, &file, &stderr, "alice@example.com");
+}
+
+#[test]
+fn signing_after_a_browser_sign_in_at_the_dev_issuer() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(&scratch.path().join("stack"));
+    let d = scratch.path();
+    let file = d.join("browser.txt");
+    std::fs::write(&file, b"signed after a browser sign-in\n").expect("write");
+    let bundle = d.join("browser.sigstore.json");
+    // The issuer comes from the signing config's oidcUrls (no --oidc-issuer), and
+    // there is no browser to start: the URL printed is all the user needs.
+    let mut args = vec![
+        "sign-blob",
+        "--fulcio-auth-flow",
+        "normal",
+        "--bundle",
+        bundle.to_str().expect("utf-8"),
+    ];
+    let flags = stack.sign_flags();
+    args.extend(flags.iter().map(String::as_str));
+    args.push(file.to_str().expect("utf-8"));
+    let mut signing = Signing::start(d, &args, &[("BROWSER", "/nonexistent/browser")]);
+
+    let url = signing.url_after("Open this URL in a browser: ");
+    assert!(
+        url.starts_with(&format!("{}/authorize?", stack.issuer())),
+        "{url}"
+    );
+    // Without a subject the issuer asks for one; with it, it redirects to signet's
+    // loopback listener with a code.
+    let (status, _, form) = get(&url);
+    assert_eq!(status, 200);
+    assert!(form.contains("login_hint"), "{form}");
+    let (status, location, body) = get(&format!("{url}&login_hint=alice%40example.com"));
+    assert_eq!(status, 302, "{body}");
+    let location = location.expect("a Location");
+    assert!(
+        location.starts_with("http://localhost:") && location.contains("/auth/callback?code="),
+        "{location}"
+    );
+    let (status, _, page) = get(&location);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("return to the terminal"), "{page}");
+
+    let (ok, stderr) = signing.finish();
+    assert!(ok, "signet failed: {stderr}");
+    assert!(stderr.contains("token from a browser sign-in)"), "{stderr}");
+    check_interactive_bundle(&stack, &bundle, &file, &stderr, "alice@example.com");
 }
 
 #[test]
@@ -492,4 +722,124 @@ fn images_signed_keylessly_interoperate_with_cosign() {
     )
     .ok();
     assert!(run.stdout.contains(&digest.to_string()), "{run:?}");
+}
+
+/// `signet admission check` with the stack's `trust/trustroot.yaml` in the policy
+/// directory: `keyless.trustRootRef` and `keyless.ca-cert` select the trust material
+/// per authority, and a missing TrustRoot denies.
+#[test]
+fn keyless_authorities_use_trust_roots_and_ca_certs() {
+    let Some(env) = test_env() else {
+        eprintln!("skipping: no test registry (run scripts/test-env.sh up)");
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(&scratch.path().join("stack"));
+    let d = scratch.path();
+    let repo = unique_repo(env, "trustroot");
+    let digest = push_image(env, "a", &repo, "v1");
+    let image = format!("{repo}@{digest}");
+    let token = stack.token("erin@example.com");
+    let mut args = vec!["sign", "--allow-http-registry", "--identity-token", &token];
+    let flags = stack.sign_flags();
+    args.extend(flags.iter().map(String::as_str));
+    args.push(&image);
+    signet(d, &args).ok();
+
+    let policy = |keyless: serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "policy.sigstore.dev/v1beta1",
+            "kind": "ClusterImagePolicy",
+            "metadata": {"name": "private-stack"},
+            "spec": {
+                "images": [{"glob": format!("{repo}**")}],
+                "authorities": [{"keyless": keyless, "signatureFormat": "bundle"}],
+            },
+        })
+        .to_string()
+    };
+    let identities = serde_json::json!([{"issuer": stack.issuer(), "subject": "erin@example.com"}]);
+    let policies = d.join("policies");
+    std::fs::create_dir(&policies).expect("mkdir");
+    std::fs::write(
+        d.join("pod.yaml"),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "app", "namespace": "prod"},
+            "spec": {"containers": [{"name": "app", "image": image}]}})
+        .to_string(),
+    )
+    .expect("write");
+    let check = |extra: &[&str]| {
+        let mut args = vec!["admission", "check", "--policy", "policies"];
+        args.extend_from_slice(extra);
+        args.push("pod.yaml");
+        signet(d, &args)
+    };
+
+    // trustRootRef: the stack's TrustRoot, no --trusted-root (the public-good root
+    // would not verify this stack's certificates).
+    std::fs::write(
+        policies.join("cip.yaml"),
+        policy(serde_json::json!({"trustRootRef": "signet", "identities": identities})),
+    )
+    .expect("write");
+    let denied = "1 of 1 workload(s) denied";
+    let run = check(&[]).fails(1, denied);
+    assert!(run.stdout.contains("DENY  Pod prod/app"), "{run:?}");
+    assert!(
+        run.stdout.contains("TrustRoot \"signet\" does not exist"),
+        "{run:?}"
+    );
+    std::fs::copy(
+        stack.trust("trustroot.yaml"),
+        policies.join("trustroot.yaml"),
+    )
+    .expect("copy");
+    let run = check(&[]).ok();
+    assert!(run.stdout.contains("ALLOW Pod prod/app"), "{run:?}");
+    // The identity is still checked against the TrustRoot's certificates.
+    std::fs::write(
+        policies.join("cip.yaml"),
+        policy(serde_json::json!({"trustRootRef": "signet",
+            "identities": [{"issuer": stack.issuer(), "subject": "mallory@example.com"}]})),
+    )
+    .expect("write");
+    let run = check(&[]).fails(1, denied);
+    assert!(run.stdout.contains("mallory@example.com"), "{run:?}");
+
+    // ca-cert: a trusted root with the stack's logs but another CA denies; the stack's
+    // chain as ca-cert.data admits.
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stack.trust("trusted_root.json")).expect("read"))
+            .expect("json");
+    let public: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            repo_root().join("crates/signet-formats/trust/production_trusted_root.json"),
+        )
+        .expect("read"),
+    )
+    .expect("json");
+    root["certificateAuthorities"] = public["certificateAuthorities"].clone();
+    std::fs::write(d.join("other-ca.json"), root.to_string()).expect("write");
+    std::fs::remove_file(policies.join("trustroot.yaml")).expect("rm");
+    std::fs::write(
+        policies.join("cip.yaml"),
+        policy(serde_json::json!({"identities": identities})),
+    )
+    .expect("write");
+    let run = check(&["--trusted-root", "other-ca.json"]).fails(1, denied);
+    assert!(run.stdout.contains("DENY  Pod prod/app"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("does not chain to any of the 1 certificate authorities"),
+        "{run:?}"
+    );
+    let chain = std::fs::read_to_string(stack.trust("fulcio_chain.pem")).expect("read");
+    std::fs::write(
+        policies.join("cip.yaml"),
+        policy(serde_json::json!({"ca-cert": {"data": chain}, "identities": identities})),
+    )
+    .expect("write");
+    let run = check(&["--trusted-root", "other-ca.json"]).ok();
+    assert!(run.stdout.contains("ALLOW Pod prod/app"), "{run:?}");
 }

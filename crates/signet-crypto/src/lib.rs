@@ -54,6 +54,7 @@ use core::str::FromStr;
 
 pub use error::{KeyError, KeyFormat, SignatureError};
 pub use import::import_private_key;
+pub use pem::encode as encode_pem;
 pub use private::{PrivateKey, Signer};
 pub use public::PublicKey;
 

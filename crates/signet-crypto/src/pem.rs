@@ -155,7 +155,7 @@ pub(crate) fn decode(data: &[u8]) -> Result<Block, KeyError> {
 }
 
 /// Encodes `der` as a PEM block exactly like Go's `pem.EncodeToMemory` (no headers).
-pub(crate) fn encode(label: &str, der: &[u8]) -> String {
+pub fn encode(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 40);
     out.push_str("-----BEGIN ");

@@ -16,7 +16,8 @@ use base64::Engine as _;
 use signet_formats::manifest::{AnyManifest, parse_manifest};
 use signet_formats::{Digest, MediaType, Repository};
 use signet_oci::{
-    AuthFailure, ClientConfig, HttpPolicy, RegistryClient, RegistryError, TlsVerification,
+    AuthFailure, ClientConfig, CredentialSet, DockerAuths, HttpPolicy, RegistryClient,
+    RegistryError, TlsVerification,
 };
 
 // ---------------------------------------------------------------------------------
@@ -443,6 +444,58 @@ async fn tls_registry_with_docker_config_credentials() {
         .unwrap()
         .unwrap();
     assert_eq!(m.digest, env.img_a);
+}
+
+/// Credentials from Kubernetes pull secrets: a client made with `with_credentials`
+/// reads with them, and its parent, which shares connections and what it learnt about
+/// the registry, still has none (its token or Basic header is never the child's).
+#[tokio::test]
+async fn tls_registry_with_pull_secret_credentials_in_a_derived_client() {
+    let Some(env) = env() else { return };
+    let r = repo(&env.tls_registry, "demo/app");
+    let parent = client(ClientConfig {
+        extra_ca_pem: vec![env.tls_ca.clone()],
+        ..config()
+    });
+    let auth = b64(&format!("{}:{}", env.tls_user, env.tls_password));
+    let secret = DockerAuths::from_config_json(
+        format!(
+            r#"{{"auths":{{"https://{}":{{"auth":"{auth}"}}}}}}"#,
+            env.tls_registry
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let elsewhere = DockerAuths::from_dockercfg(br#"{"other.example":{"auth":"dTpw"}}"#).unwrap();
+    let mut set = CredentialSet::new();
+    set.push("Secret team-a/unrelated", elsewhere);
+    set.push("Secret team-a/regcred", secret);
+    assert_eq!(
+        set.source_for(&r.registry().clone()),
+        Some("Secret team-a/regcred")
+    );
+    let child = parent.with_credentials(set);
+    let m = child.get_manifest(&r, "v1").await.unwrap().unwrap();
+    assert_eq!(m.digest, env.img_a);
+    for c in [&parent, &parent.clone()] {
+        let err = c.get_manifest(&r, "v1").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegistryError::Unauthorized {
+                    failure: AuthFailure::NoCredentials,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    // The child still reads after the parent's failures; both count in one total.
+    assert!(child.get_manifest(&r, "v1").await.unwrap().is_some());
+    assert_eq!(parent.request_count(), child.request_count());
+    // An empty set: the parent's own credentials (none).
+    let none = parent.with_credentials(CredentialSet::new());
+    assert!(none.get_manifest(&r, "v1").await.is_err());
 }
 
 /// Nothing listens on port 9: `Unreachable`, with the hint.

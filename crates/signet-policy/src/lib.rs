@@ -62,7 +62,10 @@ pub mod workload;
 pub use decide::{AuthorityOutcome, Decision, Outcomes, Plan, Settings, decide};
 pub use glob::{GlobError, ImageGlob};
 pub use patch::{JsonPatch, JsonPointer, PatchError};
-pub use policy::{ClusterImagePolicy, Generation, LoadError, PolicyError, PolicySet};
+pub use policy::{
+    ClusterImagePolicy, Generation, LoadError, PolicyError, PolicySet, TrustRoot, TrustRootSource,
+    trust_root_yaml,
+};
 pub use review::{AdmissionResponse, ResponseViolation, check_response};
 pub use workload::{
     Admission, AdmissionRequest, ReviewError, Workload, WorkloadError, extract_workload,

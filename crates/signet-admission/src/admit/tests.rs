@@ -187,15 +187,150 @@ fn authorities_map_to_requirements_or_say_why_not() {
         two[0].policy.authority,
         signet_verify::Authority::Keyless(_)
     ));
-    match requirements(&p.authorities[1]) {
-        Err(AuthorityOutcome::Rejected(reason)) => {
-            assert!(reason.contains("--trusted-root"), "{reason}")
-        }
-        other => panic!("{other:?}"),
-    }
+    // The TrustRoot is attached by the caller (crate::trust_roots), not here.
+    let one = requirements(&p.authorities[1]).unwrap();
+    assert_eq!(one.len(), 1);
+    assert!(one[0].trust.is_none());
     // The verdict cache key depends on the authority's content.
     assert_ne!(
         authority_identity(&p.authorities[0]),
         authority_identity(&p.authorities[1])
+    );
+}
+
+/// Secrets and ServiceAccounts for [`Admitter::with_pull_secrets`], counting reads.
+#[derive(Debug, Default)]
+struct FakeApi {
+    down: bool,
+    broken: bool,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl PullSecretSource for FakeApi {
+    fn pull_secret<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::pull_secrets::PullSecret>, crate::pull_secrets::ApiError>>
+    {
+        Box::pin(async move {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.down {
+                return Err(crate::pull_secrets::ApiError::Unreachable {
+                    what: format!("Secret {namespace}/{name}"),
+                    reason: "connection refused".into(),
+                });
+            }
+            Ok(self.broken.then(|| crate::pull_secrets::PullSecret {
+                dockerconfigjson: Some(b"{\"auths\": 3}".to_vec()),
+                dockercfg: None,
+            }))
+        })
+    }
+
+    fn service_account_pull_secrets<'a>(
+        &'a self,
+        _namespace: &'a str,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, crate::pull_secrets::ApiError>> {
+        Box::pin(async move {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        })
+    }
+}
+
+fn review_with_pull_secret(image: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&review(image)).unwrap();
+    v["request"]["object"]["spec"]["imagePullSecrets"] = json!([{"name": "regcred"}]);
+    v.to_string().into_bytes()
+}
+
+const PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETxUuah0i//OgilbAA3AotYuGyako\\noWYKTUnVZUiCCntbBICYg4Zza2pV4Aa+dinGZJPULhPEv1oMtcd1thQcEQ==\\n-----END PUBLIC KEY-----\\n";
+
+#[tokio::test]
+async fn pull_secrets_are_read_only_when_the_registry_is_needed_and_fail_as_they_should() {
+    let key_authority = format!("{{name: k, key: {{data: \"{PUBLIC_KEY}\"}}}}");
+    let with = |policies: &str, api: FakeApi| {
+        let api = Arc::new(api);
+        let set = PolicySet::from_yaml("test.yaml", policies).unwrap();
+        let config = Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            "unused.crt".into(),
+            "unused.key".into(),
+            "unused".into(),
+        );
+        let a = Admitter::from_config(&config, Arc::new(PolicyStore::fixed(set)))
+            .unwrap()
+            .with_pull_secrets(api.clone());
+        (Arc::new(a), api)
+    };
+    let image = format!("r.example/app@{DIGEST}");
+    // A static authority needs no registry, so no Secret is read, even with the API down.
+    let (a, api) = with(
+        &policy("{static: {action: pass}}", ""),
+        FakeApi {
+            down: true,
+            ..FakeApi::default()
+        },
+    );
+    let (r, _) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
+    assert!(r.allowed, "{r:?}");
+    assert_eq!(api.reads.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The API down: an infrastructure failure, which denies...
+    let (a, api) = with(
+        &policy(&key_authority, ""),
+        FakeApi {
+            down: true,
+            ..FakeApi::default()
+        },
+    );
+    let (r, _) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
+    assert!(!r.allowed);
+    let message = r.message.unwrap();
+    assert!(
+        message.contains(
+            "authority \"k\": registry credentials: the Kubernetes API could not be asked for Secret team-a/regcred: connection refused"
+        ),
+        "{message}"
+    );
+    assert!(api.reads.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    // ...unless the policy fails open.
+    let (a, _) = with(
+        &policy(&key_authority, "  failOpen: true\n"),
+        FakeApi {
+            down: true,
+            ..FakeApi::default()
+        },
+    );
+    let (r, v) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
+    assert!(r.allowed, "{r:?}");
+    assert_eq!(v, Verdict::Warned);
+    // A malformed pull secret denies, failOpen or not, and says which and why.
+    let (a, _) = with(
+        &policy(&key_authority, "  failOpen: true\n"),
+        FakeApi {
+            broken: true,
+            ..FakeApi::default()
+        },
+    );
+    let (r, _) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
+    assert!(!r.allowed);
+    let message = r.message.unwrap();
+    assert!(
+        message.contains(
+            "authority \"k\": imagePullSecret team-a/regcred: .dockerconfigjson does not hold registry credentials: its `auths` is not a JSON object"
+        ),
+        "{message}"
+    );
+    // The mutating webhook reports it as a pin it could not make.
+    let (r, _) = a
+        .mutate(&review_with_pull_secret("r.example/app:1"))
+        .await
+        .unwrap();
+    assert!(r.allowed && r.patch.is_none());
+    assert!(
+        r.warnings[0].contains("imagePullSecret team-a/regcred"),
+        "{r:?}"
     );
 }

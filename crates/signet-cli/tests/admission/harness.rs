@@ -81,6 +81,8 @@ pub struct Options {
     pub namespaces: NamespaceLabels,
     pub webhook_namespace: Option<String>,
     pub kubernetes: Option<signet_admission::kubernetes::ApiClient>,
+    /// Extra CA certificates (PEM) for registries (the TLS test registry's).
+    pub registry_ca_pem: Vec<Vec<u8>>,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             namespaces: NamespaceLabels::unknown(),
             webhook_namespace: Some("signet-system".into()),
             kubernetes: None,
+            registry_ca_pem: Vec::new(),
         }
     }
 }
@@ -120,6 +123,7 @@ pub async fn start(policies: &[(&str, String)], options: Options) -> Webhook {
     let docker = dir.path().join("docker-config.json");
     std::fs::write(&docker, "{}").unwrap();
     config.registry.docker_config = Some(docker);
+    config.registry.extra_ca_pem = options.registry_ca_pem;
     let server = Server::start(config).await.unwrap();
     let client = https_client(&tls.ca_pem);
     Webhook {

@@ -325,10 +325,33 @@ pub(crate) fn lookup_docker_config(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(config_error(format!("cannot read it ({e})"))),
     };
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| config_error(format!("it is not valid JSON ({e})")))?;
+    lookup_in_docker_config(&bytes, key).map_err(|e| match e {
+        ConfigProblem::Config(reason) => config_error(reason),
+        ConfigProblem::Helper { helper, reason } => LookupError::Helper { helper, reason },
+    })
+}
+
+/// Why a docker config's bytes gave no credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ConfigProblem {
+    /// The document itself (JSON, structure, an entry).
+    Config(String),
+    /// A credential helper it names failed.
+    Helper { helper: String, reason: String },
+}
+
+/// Looks up credentials for `key` in the bytes of a docker config (`config.json`:
+/// `auths`, `credHelpers`, `credsStore`), the one parser for files and Kubernetes
+/// pull secrets (which [`DockerAuths`] strips of helpers first). Blocking when the
+/// document names a credential helper.
+pub(crate) fn lookup_in_docker_config(
+    bytes: &[u8],
+    key: &str,
+) -> Result<Option<Credential>, ConfigProblem> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ConfigProblem::Config(format!("it is not valid JSON ({e})")))?;
     if !value.is_object() {
-        return Err(config_error("it is not a JSON object".to_owned()));
+        return Err(ConfigProblem::Config("it is not a JSON object".to_owned()));
     }
     let helper_name = || {
         value
@@ -341,7 +364,7 @@ pub(crate) fn lookup_docker_config(
             .to_owned()
     };
     use docker_credential::{CredentialRetrievalError as E, DockerCredential};
-    match docker_credential::get_credential_from_reader(&bytes[..], key) {
+    match docker_credential::get_credential_from_reader(bytes, key) {
         Ok(DockerCredential::UsernamePassword(username, password)) => {
             Ok(Some(Credential::UserPassword {
                 username,
@@ -350,14 +373,14 @@ pub(crate) fn lookup_docker_config(
         }
         Ok(DockerCredential::IdentityToken(t)) => Ok(Some(Credential::IdentityToken(Secret(t)))),
         Err(E::NoCredentialConfigured) => Ok(None),
-        Err(E::ConfigReadError) => Err(config_error(
+        Err(E::ConfigReadError) => Err(ConfigProblem::Config(
             "it does not have the docker config structure (auths, credsStore, credHelpers)"
                 .to_owned(),
         )),
-        Err(E::CredentialDecodingError) => Err(config_error(format!(
+        Err(E::CredentialDecodingError) => Err(ConfigProblem::Config(format!(
             "the `auth` entry for {key} is not base64 of user:password"
         ))),
-        Err(E::CredentialMismatchError) => Err(config_error(format!(
+        Err(E::CredentialMismatchError) => Err(ConfigProblem::Config(format!(
             "the `auth` entry for {key} does not match its username and password fields"
         ))),
         Err(E::HelperFailure {
@@ -379,7 +402,7 @@ pub(crate) fn lookup_docker_config(
                 .chars()
                 .take(200)
                 .collect::<String>();
-            Err(LookupError::Helper {
+            Err(ConfigProblem::Helper {
                 helper: helper
                     .strip_prefix("docker-credential-")
                     .unwrap_or(&helper)
@@ -387,15 +410,215 @@ pub(crate) fn lookup_docker_config(
                 reason: first_line,
             })
         }
-        Err(E::HelperCommunicationError) => Err(LookupError::Helper {
+        Err(E::HelperCommunicationError) => Err(ConfigProblem::Helper {
             helper: helper_name(),
             reason: "it could not be run; is it installed and on PATH?".to_owned(),
         }),
-        Err(E::MalformedHelperResponse) => Err(LookupError::Helper {
+        Err(E::MalformedHelperResponse) => Err(ConfigProblem::Helper {
             helper: helper_name(),
             reason: "it printed something that is not {\"Username\",\"Secret\"} JSON".to_owned(),
         }),
         Err(E::ConfigNotFound) => Ok(None),
+    }
+}
+
+/// Why registry credentials from a Kubernetes pull secret cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct DockerAuthsError {
+    /// What is wrong, on one line (never a password).
+    pub reason: String,
+}
+
+/// The `auths` of a docker config as a Kubernetes image pull secret holds them: the
+/// `.dockerconfigjson` of a `kubernetes.io/dockerconfigjson` Secret
+/// ([`DockerAuths::from_config_json`]) or the legacy flat map of a
+/// `kubernetes.io/dockercfg` Secret's `.dockercfg` ([`DockerAuths::from_dockercfg`]).
+///
+/// Credential helpers (`credsStore`, `credHelpers`) are dropped: a Secret never makes
+/// the webhook run a program. Lookups use the docker config file's parser, so a
+/// registry's entry is found under the same keys (`host[:port]`, with or without a
+/// scheme and path; Docker Hub's `https://index.docker.io/v1/`, `docker.io`,
+/// `index.docker.io`). Every entry is checked when it is parsed, so a malformed
+/// Secret is reported when it is read, not when some registry is asked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DockerAuths {
+    /// `{"auths": {...}}`, serialised.
+    config: Vec<u8>,
+    registries: Vec<String>,
+}
+
+impl fmt::Debug for DockerAuths {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerAuths")
+            .field("registries", &self.registries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerAuths {
+    /// The largest document accepted (a Kubernetes Secret holds at most 1 MiB).
+    pub const MAX_BYTES: usize = 1024 * 1024;
+
+    /// A docker `config.json` document (`{"auths": {"host": {"auth": …}}}`).
+    ///
+    /// # Errors
+    /// Larger than [`DockerAuths::MAX_BYTES`], not JSON, not an object, `auths` not an
+    /// object, or an entry whose credentials do not decode.
+    pub fn from_config_json(bytes: &[u8]) -> Result<Self, DockerAuthsError> {
+        let value = Self::json(bytes)?;
+        let auths = match value.get("auths") {
+            None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+            Some(serde_json::Value::Object(m)) => m.clone(),
+            Some(_) => {
+                return Err(DockerAuthsError {
+                    reason: "its `auths` is not a JSON object".to_owned(),
+                });
+            }
+        };
+        Self::from_auths(auths)
+    }
+
+    /// The legacy `.dockercfg` map (`{"host": {"auth": …}}`, no `auths` wrapper).
+    ///
+    /// # Errors
+    /// As [`DockerAuths::from_config_json`].
+    pub fn from_dockercfg(bytes: &[u8]) -> Result<Self, DockerAuthsError> {
+        match Self::json(bytes)? {
+            serde_json::Value::Object(m) => Self::from_auths(m),
+            _ => Err(not_an_object()),
+        }
+    }
+
+    /// The JSON object in `bytes`, at most [`DockerAuths::MAX_BYTES`].
+    fn json(bytes: &[u8]) -> Result<serde_json::Value, DockerAuthsError> {
+        if bytes.len() > Self::MAX_BYTES {
+            return Err(DockerAuthsError {
+                reason: format!(
+                    "it is {} bytes, above the {}-byte limit",
+                    bytes.len(),
+                    Self::MAX_BYTES
+                ),
+            });
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| DockerAuthsError {
+                reason: format!("it is not valid JSON ({e})"),
+            })?;
+        if !value.is_object() {
+            return Err(not_an_object());
+        }
+        Ok(value)
+    }
+
+    fn from_auths(
+        auths: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, DockerAuthsError> {
+        for (key, entry) in &auths {
+            if !entry.is_object() {
+                return Err(DockerAuthsError {
+                    reason: format!("the entry for {key} is not a JSON object"),
+                });
+            }
+        }
+        let registries: Vec<String> = auths.keys().cloned().collect();
+        let config = serde_json::to_vec(&serde_json::json!({ "auths": auths })).map_err(|e| {
+            DockerAuthsError {
+                reason: e.to_string(),
+            }
+        })?;
+        let out = DockerAuths { config, registries };
+        for key in &out.registries {
+            lookup_in_docker_config(&out.config, key).map_err(|e| DockerAuthsError {
+                reason: match e {
+                    ConfigProblem::Config(r) | ConfigProblem::Helper { reason: r, .. } => r,
+                },
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// The registry keys it has entries for, as written.
+    pub fn registries(&self) -> &[String] {
+        &self.registries
+    }
+
+    /// Whether it holds credentials for `registry`.
+    pub fn has(&self, registry: &Registry) -> bool {
+        matches!(self.lookup(registry), Ok(Some(_)))
+    }
+
+    /// The credentials for `registry`, if it has an entry for it.
+    pub(crate) fn lookup(&self, registry: &Registry) -> Result<Option<Credential>, String> {
+        let mut keys = vec![docker_config_key(registry)];
+        if registry.as_str() == signet_formats::DOCKER_HUB {
+            // Keys without a scheme are compared after docker.io -> index.docker.io.
+            keys.push("index.docker.io".to_owned());
+        }
+        for key in keys {
+            match lookup_in_docker_config(&self.config, &key) {
+                Ok(Some(c)) => return Ok(Some(c)),
+                Ok(None) => {}
+                Err(ConfigProblem::Config(r) | ConfigProblem::Helper { reason: r, .. }) => {
+                    return Err(r);
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn not_an_object() -> DockerAuthsError {
+    DockerAuthsError {
+        reason: "it is not a JSON object".to_owned(),
+    }
+}
+
+/// Registry credentials tried before a client's own (its flags, else its docker
+/// config), for [`crate::RegistryClient::with_credentials`]: each source in order, and
+/// the first with an entry for the registry answers (the order kubelet and
+/// go-containerregistry's k8schain use: the pod's pull secrets, then its
+/// ServiceAccount's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialSet {
+    sources: Vec<(String, DockerAuths)>,
+}
+
+impl CredentialSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        CredentialSet::default()
+    }
+
+    /// Adds `auths` after the sources already there; `label` names it in messages
+    /// (`Secret team-a/regcred`).
+    pub fn push(&mut self, label: impl Into<String>, auths: DockerAuths) {
+        self.sources.push((label.into(), auths));
+    }
+
+    /// Whether it has no source.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// The sources' labels, in order.
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().map(|(l, _)| l.as_str())
+    }
+
+    /// The label of the first source with credentials for `registry`.
+    pub fn source_for(&self, registry: &Registry) -> Option<&str> {
+        self.sources
+            .iter()
+            .find(|(_, a)| a.has(registry))
+            .map(|(l, _)| l.as_str())
+    }
+
+    /// The first credentials for `registry`, and the label of their source.
+    pub(crate) fn lookup(&self, registry: &Registry) -> Option<(&str, Credential)> {
+        self.sources
+            .iter()
+            .find_map(|(l, a)| a.lookup(registry).ok().flatten().map(|c| (l.as_str(), c)))
     }
 }
 
@@ -574,6 +797,137 @@ mod tests {
             Err(LookupError::Config { path: p, .. }) if p == path
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn registry(host: &str) -> Registry {
+        format!("{host}/x/y:1")
+            .parse::<signet_formats::ImageRef>()
+            .unwrap()
+            .repository()
+            .registry()
+            .clone()
+    }
+
+    fn user_password(c: Option<Credential>) -> Option<(String, String)> {
+        match c {
+            Some(Credential::UserPassword { username, password }) => {
+                Some((username, password.expose().to_owned()))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn pull_secret_documents() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        // .dockerconfigjson, with a scheme and path on one key and user/password fields
+        let json = format!(
+            r#"{{"auths":{{"https://reg.example:5000/v1/":{{"auth":"{}"}},"other.example":{{"username":"u","password":"p"}}}},"credsStore":"evil","credHelpers":{{"reg.example:5000":"evil"}}}}"#,
+            b64("ci:secret")
+        );
+        let auths = DockerAuths::from_config_json(json.as_bytes()).unwrap();
+        // The helpers were dropped: nothing is run, the `auths` entry answers.
+        assert_eq!(
+            user_password(auths.lookup(&registry("reg.example:5000")).unwrap()),
+            Some(("ci".into(), "secret".into()))
+        );
+        assert_eq!(
+            user_password(auths.lookup(&registry("other.example")).unwrap()),
+            Some(("u".into(), "p".into()))
+        );
+        assert!(auths.has(&registry("other.example")));
+        assert!(!auths.has(&registry("reg.example")), "the port matters");
+        assert!(!format!("{auths:?}").contains("secret"));
+        // .dockercfg: the flat map; Docker Hub under any of its names
+        for key in [
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "index.docker.io",
+        ] {
+            let cfg = format!(
+                r#"{{"{key}":{{"auth":"{}","email":"x@y"}}}}"#,
+                b64("hub:pw")
+            );
+            let auths = DockerAuths::from_dockercfg(cfg.as_bytes()).unwrap();
+            assert_eq!(
+                user_password(auths.lookup(&registry("docker.io")).unwrap()),
+                Some(("hub".into(), "pw".into())),
+                "{key}"
+            );
+        }
+        // no auths at all: valid, and empty
+        let empty = DockerAuths::from_config_json(b"{}").unwrap();
+        assert!(empty.registries().is_empty());
+        // malformed documents: a clear reason each, never a panic
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"{not json".to_vec(), "not valid JSON"),
+            (b"[]".to_vec(), "not a JSON object"),
+            (br#"{"auths":[]}"#.to_vec(), "`auths` is not a JSON object"),
+            (
+                br#"{"auths":{"r.io":"x"}}"#.to_vec(),
+                "the entry for r.io is not a JSON object",
+            ),
+            (
+                br#"{"auths":{"r.io":{"auth":"%%%"}}}"#.to_vec(),
+                "the `auth` entry for r.io is not base64 of user:password",
+            ),
+            (
+                format!(r#"{{"auths":{{"r.io":{{"auth":"{}"}}}}}}"#, b64("nocolon")).into_bytes(),
+                "not base64 of user:password",
+            ),
+            (
+                format!(
+                    r#"{{"auths":{{"r.io":{{"auth":"{}","username":"a","password":"c"}}}}}}"#,
+                    b64("a:b")
+                )
+                .into_bytes(),
+                "does not match its username and password fields",
+            ),
+            (
+                vec![b' '; DockerAuths::MAX_BYTES + 1],
+                "above the 1048576-byte limit",
+            ),
+        ];
+        for (bytes, needle) in cases {
+            let e = DockerAuths::from_config_json(&bytes).unwrap_err();
+            assert!(e.reason.contains(needle), "{needle}: {e}");
+            assert!(!e.reason.contains("secret"));
+        }
+        assert!(
+            DockerAuths::from_dockercfg(br#"{"r.io":{"auth":"%%%"}}"#)
+                .unwrap_err()
+                .reason
+                .contains("not base64")
+        );
+    }
+
+    #[test]
+    fn credential_sets_answer_in_order() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let doc = |host: &str, user: &str| {
+            DockerAuths::from_config_json(
+                format!(
+                    r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#,
+                    b64(&format!("{user}:pw"))
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let mut set = CredentialSet::new();
+        assert!(set.is_empty());
+        set.push("Secret ns/first", doc("a.io", "first"));
+        set.push("Secret ns/second", doc("a.io", "second"));
+        set.push("Secret ns/third", doc("b.io", "third"));
+        let (label, c) = set.lookup(&registry("a.io")).unwrap();
+        assert_eq!(label, "Secret ns/first");
+        assert_eq!(user_password(Some(c)).unwrap().0, "first");
+        assert_eq!(set.source_for(&registry("b.io")), Some("Secret ns/third"));
+        assert!(set.lookup(&registry("c.io")).is_none());
+        assert_eq!(
+            set.labels().collect::<Vec<_>>(),
+            ["Secret ns/first", "Secret ns/second", "Secret ns/third"]
+        );
     }
 
     #[test]

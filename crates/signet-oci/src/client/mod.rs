@@ -24,6 +24,7 @@ use signet_formats::manifest::Descriptor;
 use signet_formats::{Digest, MANIFEST_ACCEPT, MediaType, Repository, Tag};
 
 use auth::Access;
+pub use auth::{CredentialSet, DockerAuths, DockerAuthsError};
 pub use error::{AuthFailure, RegistryError};
 use session::Inner;
 use transport::{Prepared, Target, display_url, error_message, read_limited, resolve_location};
@@ -786,6 +787,18 @@ impl RegistryClient {
             });
         }
         Err(unexpected(resp).await)
+    }
+
+    /// A client that looks registry credentials up in `credentials` first (each source
+    /// in order, the first with an entry for the registry answering), then as this one
+    /// does (flags, docker config). It shares this client's connections, what it learnt
+    /// about registries (scheme, auth method, referrers API) and its request count, but
+    /// not its tokens: a token got with one set of credentials is never sent on behalf
+    /// of another. Keep it for as long as the same credentials apply, to reuse tokens.
+    pub fn with_credentials(&self, credentials: CredentialSet) -> RegistryClient {
+        RegistryClient {
+            inner: Arc::new(self.inner.with_credentials(credentials)),
+        }
     }
 
     /// HTTP requests this client (and its clones) sent so far, retries and token

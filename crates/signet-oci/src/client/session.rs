@@ -14,8 +14,9 @@ use tokio::sync::OnceCell;
 
 use super::ClientConfig;
 use super::auth::{
-    Access, AuthMethod, CachedToken, Credential, LookupError, Secret, docker_config_key,
-    form_encode, lookup_docker_config, parse_token_response, parse_www_authenticate, select_method,
+    Access, AuthMethod, CachedToken, Credential, CredentialSet, LookupError, Secret,
+    docker_config_key, form_encode, lookup_docker_config, parse_token_response,
+    parse_www_authenticate, select_method,
 };
 use super::error::{AuthFailure, RegistryError};
 use super::transport::{Prepared, Target, display_url, error_message, read_limited};
@@ -92,15 +93,21 @@ impl HttpClients {
     }
 }
 
-/// The state behind a `RegistryClient`.
+/// The state behind a `RegistryClient`. A client made by
+/// [`super::RegistryClient::with_credentials`] shares the connections, what registries
+/// speak, the docker config lookups and the request count with its parent, and has its
+/// own credentials and tokens.
 pub(crate) struct Inner {
-    pub(crate) http: HttpClients,
+    pub(crate) http: Arc<HttpClients>,
     pub(crate) config: ClientConfig,
     pub(crate) docker_config: Option<PathBuf>,
-    registries: Mutex<HashMap<String, RegistryState>>,
-    credentials: Mutex<HashMap<String, CredentialCell>>,
+    registries: Arc<Mutex<HashMap<String, RegistryState>>>,
+    credentials: Arc<Mutex<HashMap<String, CredentialCell>>>,
+    /// Never shared: a token is worth what the credentials that got it are.
     tokens: Mutex<HashMap<(String, String), TokenSlot>>,
-    pub(crate) requests: AtomicU64,
+    pub(crate) requests: Arc<AtomicU64>,
+    /// Credentials looked up before the flags and the docker config.
+    extra: Option<CredentialSet>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -115,13 +122,29 @@ impl Inner {
         docker_config: Option<PathBuf>,
     ) -> Self {
         Inner {
-            http,
+            http: Arc::new(http),
             config,
             docker_config,
-            registries: Mutex::default(),
-            credentials: Mutex::default(),
+            registries: Arc::default(),
+            credentials: Arc::default(),
             tokens: Mutex::default(),
-            requests: AtomicU64::new(0),
+            requests: Arc::new(AtomicU64::new(0)),
+            extra: None,
+        }
+    }
+
+    /// A client state sharing everything with this one but credentials and tokens,
+    /// looking credentials up in `extra` first.
+    pub(crate) fn with_credentials(&self, extra: CredentialSet) -> Inner {
+        Inner {
+            http: self.http.clone(),
+            config: self.config.clone(),
+            docker_config: self.docker_config.clone(),
+            registries: self.registries.clone(),
+            credentials: self.credentials.clone(),
+            tokens: Mutex::default(),
+            requests: self.requests.clone(),
+            extra: Some(extra),
         }
     }
 
@@ -438,12 +461,17 @@ impl Inner {
         })
     }
 
-    /// Credentials for `registry`: the explicit flags, else the docker config (looked
-    /// up on first need, once per registry, and cached, failures included).
+    /// Credentials for `registry`: the first of the extra sources with an entry for it
+    /// ([`super::RegistryClient::with_credentials`]), else the explicit flags, else the
+    /// docker config (looked up on first need, once per registry, and cached, failures
+    /// included).
     pub(crate) async fn credential(
         &self,
         registry: &Registry,
     ) -> Result<Option<Credential>, RegistryError> {
+        if let Some((_, credential)) = self.extra.as_ref().and_then(|e| e.lookup(registry)) {
+            return Ok(Some(credential));
+        }
         if self.config.username.is_some() || self.config.password.is_some() {
             return Ok(Some(Credential::UserPassword {
                 username: self.config.username.clone().unwrap_or_default(),

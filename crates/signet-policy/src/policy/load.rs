@@ -9,12 +9,19 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use signet_formats::Digest;
 
+use super::trust_root::{TRUST_ROOT_KIND, TrustRoot, TrustRootDocument, validate_trust_root};
 use super::validate::{Ctx, validate_spec};
 use super::wire;
 use super::{
     ClusterImagePolicy, DocumentLocation, Generation, LoadNote, Note, POLICY_GROUP, POLICY_KIND,
     PolicyError, PolicySet, Problem,
 };
+
+/// One loaded document.
+enum Loaded {
+    Policy(ClusterImagePolicy, Vec<u8>),
+    TrustRoot(TrustRoot, Vec<u8>),
+}
 
 /// The largest policy file read, in bytes.
 pub const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -98,7 +105,7 @@ impl fmt::Display for ErrorList<'_> {
 impl PolicySet {
     /// A set with no policy.
     pub fn empty() -> Self {
-        Self::build(Vec::new(), Vec::new())
+        Self::build(Vec::new(), BTreeMap::new(), Vec::new())
     }
 
     /// Loads every `*.yaml` and `*.yml` file directly in `dir` (not in subdirectories;
@@ -176,6 +183,7 @@ impl PolicySet {
         let mut notes = Vec::new();
         let mut errors = Vec::new();
         let mut first_by_name: BTreeMap<String, DocumentLocation> = BTreeMap::new();
+        let mut roots: BTreeMap<String, (TrustRoot, Vec<u8>)> = BTreeMap::new();
         for file in files {
             for doc in split_documents(&file.text) {
                 if errors.len() >= MAX_ERRORS {
@@ -192,19 +200,33 @@ impl PolicySet {
                     errors: Vec::new(),
                     notes: Vec::new(),
                 };
-                if let Some((policy, canonical)) = load_document(&mut ctx, &file.text, doc.text) {
-                    match first_by_name.get(&policy.name) {
-                        Some(first) => ctx.error(
+                match load_document(&mut ctx, &file.text, doc.text) {
+                    Some(Loaded::Policy(policy, canonical)) => {
+                        match first_by_name.get(&policy.name) {
+                            Some(first) => ctx.error(
+                                "metadata.name",
+                                Problem::DuplicateName {
+                                    first: first.clone(),
+                                },
+                            ),
+                            None => {
+                                first_by_name.insert(policy.name.clone(), policy.origin.clone());
+                                loaded.push((policy, canonical));
+                            }
+                        }
+                    }
+                    Some(Loaded::TrustRoot(root, canonical)) => match roots.get(&root.name) {
+                        Some((first, _)) => ctx.error(
                             "metadata.name",
                             Problem::DuplicateName {
-                                first: first.clone(),
+                                first: first.origin.clone(),
                             },
                         ),
                         None => {
-                            first_by_name.insert(policy.name.clone(), policy.origin.clone());
-                            loaded.push((policy, canonical));
+                            roots.insert(root.name.clone(), (root, canonical));
                         }
-                    }
+                    },
+                    None => {}
                 }
                 errors.extend(ctx.errors);
                 notes.extend(ctx.notes);
@@ -214,7 +236,7 @@ impl PolicySet {
             errors.truncate(MAX_ERRORS);
             return Err(LoadError::Invalid { errors });
         }
-        Ok(Self::build(loaded, notes))
+        Ok(Self::build(loaded, roots, notes))
     }
 
     /// Loads policies from one YAML text (`name` is used in messages).
@@ -228,11 +250,25 @@ impl PolicySet {
         }])
     }
 
-    fn build(mut loaded: Vec<(ClusterImagePolicy, Vec<u8>)>, notes: Vec<LoadNote>) -> Self {
+    fn build(
+        mut loaded: Vec<(ClusterImagePolicy, Vec<u8>)>,
+        roots: BTreeMap<String, (TrustRoot, Vec<u8>)>,
+        notes: Vec<LoadNote>,
+    ) -> Self {
         loaded.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         let mut canonical = Vec::new();
-        for (policy, bytes) in &loaded {
-            canonical.extend_from_slice(policy.name.as_bytes());
+        let named = loaded
+            .iter()
+            .map(|(p, bytes)| (p.name.as_str(), bytes))
+            .chain(
+                roots
+                    .iter()
+                    .map(|(name, (_, bytes))| (name.as_str(), bytes)),
+            );
+        for (i, (name, bytes)) in named.enumerate() {
+            // Policies and TrustRoots are separate namespaces: the kind is hashed too.
+            canonical.push(if i < loaded.len() { b'P' } else { b'T' });
+            canonical.extend_from_slice(name.as_bytes());
             canonical.push(0);
             canonical.extend_from_slice(bytes);
             canonical.push(b'\n');
@@ -240,6 +276,7 @@ impl PolicySet {
         PolicySet {
             generation: Generation(Digest::sha256_of(&canonical)),
             policies: loaded.into_iter().map(|(p, _)| p).collect(),
+            trust_roots: roots.into_iter().map(|(n, (r, _))| (n, r)).collect(),
             notes,
         }
     }
@@ -324,13 +361,9 @@ fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
-/// Parses and validates one document. Returns the policy and its canonical bytes, or
-/// `None` (errors and notes are in `ctx`).
-fn load_document(
-    ctx: &mut Ctx,
-    file_text: &str,
-    text: &str,
-) -> Option<(ClusterImagePolicy, Vec<u8>)> {
+/// Parses and validates one document. Returns the policy or TrustRoot and its canonical
+/// bytes, or `None` (errors and notes are in `ctx`).
+fn load_document(ctx: &mut Ctx, file_text: &str, text: &str) -> Option<Loaded> {
     const DOC: &str = "(document)";
     let value: Value = match serde_saphyr::from_str_with_options(text, yaml_options()) {
         Ok(v) => v,
@@ -395,6 +428,9 @@ fn load_document(
     let (group, version) = api_version
         .split_once('/')
         .unwrap_or(("", api_version.as_str()));
+    if kind == TRUST_ROOT_KIND && group == POLICY_GROUP {
+        return load_trust_root(ctx, version, &api_version, value);
+    }
     if kind != POLICY_KIND || group != POLICY_GROUP {
         ctx.note(Note::SkippedKind { api_version, kind });
         return None;
@@ -417,20 +453,7 @@ fn load_document(
     let doc: wire::PolicyDocument = match serde_path_to_error::deserialize(value) {
         Ok(d) => d,
         Err(e) => {
-            let path = e.path().to_string();
-            let reason = e.into_inner().to_string();
-            // serde reports a missing field at its parent: name the field itself.
-            let missing = reason
-                .strip_prefix("missing field `")
-                .and_then(|r| r.split_once('`'))
-                .map(|(name, _)| name.to_owned());
-            let field = match (path.as_str(), missing) {
-                (".", Some(name)) => name,
-                (".", None) => DOC.to_owned(),
-                (_, Some(name)) => format!("{path}.{name}"),
-                (_, None) => path,
-            };
-            ctx.error(field, Problem::Schema { reason });
+            schema_error(ctx, e);
             return None;
         }
     };
@@ -449,7 +472,61 @@ fn load_document(
         return None;
     }
     let canonical = serde_json::to_vec(&(version, &doc.spec)).unwrap_or_default();
-    policy.map(|p| (p, canonical))
+    policy.map(|p| Loaded::Policy(p, canonical))
+}
+
+/// The TrustRoot branch of [`load_document`].
+fn load_trust_root(
+    ctx: &mut Ctx,
+    version: &str,
+    api_version: &str,
+    value: Value,
+) -> Option<Loaded> {
+    if version != "v1alpha1" {
+        ctx.error(
+            "apiVersion",
+            Problem::UnknownApiVersion {
+                found: api_version.to_owned(),
+            },
+        );
+        return None;
+    }
+    let doc: TrustRootDocument = match serde_path_to_error::deserialize(value) {
+        Ok(d) => d,
+        Err(e) => {
+            schema_error(ctx, e);
+            return None;
+        }
+    };
+    if doc.metadata.name.is_empty() {
+        ctx.error(
+            "metadata.name",
+            Problem::Missing {
+                hint: "a TrustRoot name",
+            },
+        );
+        return None;
+    }
+    ctx.policy = Some(doc.metadata.name.clone());
+    validate_trust_root(ctx, &doc).map(|(r, c)| Loaded::TrustRoot(r, c))
+}
+
+/// Reports a serde error at the field it names.
+fn schema_error(ctx: &mut Ctx, e: serde_path_to_error::Error<serde_json::Error>) {
+    let path = e.path().to_string();
+    let reason = e.into_inner().to_string();
+    // serde reports a missing field at its parent: name the field itself.
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(name, _)| name.to_owned());
+    let field = match (path.as_str(), missing) {
+        (".", Some(name)) => name,
+        (".", None) => "(document)".to_owned(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        (_, None) => path,
+    };
+    ctx.error(field, Problem::Schema { reason });
 }
 
 #[cfg(test)]

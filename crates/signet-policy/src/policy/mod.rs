@@ -36,6 +36,7 @@
 //! [`LoadNote`] saying so for each authority that has them.
 
 mod load;
+mod trust_root;
 mod validate;
 mod wire;
 
@@ -51,6 +52,9 @@ use crate::glob::{GlobError, ImageGlob};
 use crate::workload::{Workload, WorkloadKind};
 
 pub use load::{LoadError, MAX_POLICY_FILE_BYTES, PolicyFile, read_dir};
+pub use trust_root::{
+    TRUST_ROOT_KIND, TrustRoot, TrustRootSource, certificate_chain, trust_root_yaml,
+};
 
 /// The API group of ClusterImagePolicy.
 pub const POLICY_GROUP: &str = "policy.sigstore.dev";
@@ -562,6 +566,12 @@ pub enum Problem {
     /// `ca-cert.data` holds no PEM certificate.
     #[error("no PEM CERTIFICATE block found: paste the CA certificate chain in PEM")]
     CaCertificate,
+    /// A TrustRoot key or certificate that does not load.
+    #[error("{reason}")]
+    TrustRootEntry {
+        /// What is wrong.
+        reason: String,
+    },
     /// A KMS key (`kms:`): not supported.
     #[error(
         "KMS keys ({uri}) are not supported by signet yet: export the public key (cosign public-key --key {uri}) and put it in key.data or a Secret (key.secretRef)"
@@ -632,6 +642,13 @@ pub enum Note {
         /// Its kind.
         kind: String,
     },
+    /// A TrustRoot that names a TUF repository, which is not read.
+    TufTrustRoot {
+        /// The TrustRoot.
+        name: String,
+        /// `remote` or `repository`.
+        field: &'static str,
+    },
     /// An authority with attestations: they are not checked yet.
     AttestationsNotChecked {
         /// The authority.
@@ -663,6 +680,10 @@ impl fmt::Display for Note {
                     "skipped a {kind} ({api_version}): not a policy.sigstore.dev ClusterImagePolicy"
                 )
             }
+            Note::TufTrustRoot { name, field } => write!(
+                f,
+                "TrustRoot {name:?} uses spec.{field} (a TUF repository), which signet does not read: authorities that refer to it are denied; give the keys in spec.sigstoreKeys"
+            ),
             Note::AttestationsNotChecked { authority } => write!(
                 f,
                 "authority {authority:?} lists attestations, which signet does not check yet: it passes on the image signature alone"
@@ -705,6 +726,7 @@ impl fmt::Display for Generation {
 #[derive(Debug, Clone)]
 pub struct PolicySet {
     policies: Vec<ClusterImagePolicy>,
+    trust_roots: BTreeMap<String, TrustRoot>,
     generation: Generation,
     notes: Vec<LoadNote>,
 }
@@ -721,6 +743,16 @@ impl PolicySet {
             .binary_search_by(|p| p.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.policies[i])
+    }
+
+    /// The `TrustRoot` called `name` (what `trustRootRef` names).
+    pub fn trust_root(&self, name: &str) -> Option<&TrustRoot> {
+        self.trust_roots.get(name)
+    }
+
+    /// Every `TrustRoot`, by name.
+    pub fn trust_roots(&self) -> impl Iterator<Item = &TrustRoot> {
+        self.trust_roots.values()
     }
 
     /// The generation (see [`Generation`]).

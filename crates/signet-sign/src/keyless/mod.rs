@@ -10,6 +10,7 @@
 
 pub mod fulcio;
 pub(crate) mod http;
+pub mod interactive;
 pub mod rekor;
 pub mod token;
 pub mod tsa;
@@ -23,15 +24,16 @@ use signet_formats::sigstore::{
 use signet_verify::bundle::{Artifact, BundleError, BundleVerifier, Policy, VerifiedBundle};
 use signet_x509::{IdentityMatcher, StringMatcher};
 
-pub use token::{IdentityToken, TokenSource, find_token};
+pub use interactive::{AuthFlow, OidcClient, Prompt, open_browser};
+pub use token::{IdentityToken, TokenOptions, TokenSource, find_token};
 
 /// Why keyless signing failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeylessError {
-    /// No identity token anywhere.
+    /// No identity token anywhere, and no interactive sign-in was allowed.
     #[error(
-        "no identity token: pass --identity-token (a JWT or @FILE), set SIGSTORE_ID_TOKEN, or run in GitHub Actions with `id-token: write`"
+        "no identity token: pass --identity-token (a JWT or @FILE), set SIGSTORE_ID_TOKEN, run in GitHub Actions with `id-token: write`, or sign in interactively (--fulcio-auth-flow normal or device)"
     )]
     NoToken,
     /// The token file cannot be read.
@@ -79,6 +81,93 @@ pub enum KeylessError {
     MalformedResponse {
         /// Which service.
         service: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The OIDC issuer's discovery document, or a token it minted, names another issuer.
+    #[error(
+        "the OIDC issuer {expected} answered with {what} for another issuer ({found}); check --oidc-issuer"
+    )]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer named.
+        found: String,
+        /// What named it.
+        what: &'static str,
+    },
+    /// The token the sign-in produced is not for this client.
+    #[error(
+        "the identity token is not for the client {client_id} (its `aud` is {audience}); check --oidc-client-id"
+    )]
+    AudienceMismatch {
+        /// The client id.
+        client_id: String,
+        /// The token's `aud`.
+        audience: String,
+    },
+    /// The token's `nonce` is not this sign-in's.
+    #[error(
+        "the identity token's nonce is not this sign-in's (a replayed or substituted token); refusing it"
+    )]
+    NonceMismatch,
+    /// The browser's redirect carries another `state` (or none).
+    #[error(
+        "the sign-in redirect's state does not match this sign-in's (a forged or stale redirect); refusing it: run the command again"
+    )]
+    StateMismatch,
+    /// The issuer (or the user) refused the sign-in.
+    #[error("the OIDC issuer refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    AuthorizationDenied {
+        /// The OAuth error code (`access_denied`, …).
+        error: String,
+        /// The issuer's description, if any.
+        description: Option<String>,
+    },
+    /// The device code expired before the sign-in was approved.
+    #[error("the device code expired before the sign-in was approved; run the command again")]
+    DeviceCodeExpired,
+    /// No browser sign-in came back in time.
+    #[error(
+        "no sign-in came back from the browser within {seconds} s; run the command again, or use --fulcio-auth-flow device"
+    )]
+    SignInTimedOut {
+        /// The wait, in seconds.
+        seconds: u64,
+    },
+    /// The issuer does not offer the flow asked for.
+    #[error(
+        "the OIDC issuer {issuer} offers no {flow} flow (its discovery document has no {endpoint}); use --fulcio-auth-flow {alternative}"
+    )]
+    UnsupportedFlow {
+        /// The issuer.
+        issuer: String,
+        /// The flow.
+        flow: &'static str,
+        /// The missing endpoint.
+        endpoint: &'static str,
+        /// The other interactive flow.
+        alternative: &'static str,
+    },
+    /// `--oidc-redirect-url` cannot be used.
+    #[error("cannot use the redirect URL {url:?}: {reason}")]
+    InvalidRedirectUrl {
+        /// The URL.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
+    /// The loopback listener for the browser's redirect failed.
+    #[error("the sign-in listener cannot {action}: {source}")]
+    Loopback {
+        /// What it was doing.
+        action: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The browser's redirect is malformed.
+    #[error("the sign-in redirect is malformed: {reason}")]
+    Callback {
         /// What is wrong.
         reason: String,
     },

@@ -246,9 +246,7 @@ pub enum BundleError {
         source: SetError,
     },
     /// The integrated time is later than now.
-    #[error(
-        "tlog entry {entry}: integrated time {integrated_time:?} is in the future (now {now:?})"
-    )]
+    #[error("tlog entry {entry}: integrated time {integrated_time} is in the future (now {now})")]
     IntegratedTimeInFuture {
         /// The position of the entry.
         entry: usize,
@@ -259,7 +257,7 @@ pub enum BundleError {
     },
     /// The log key was not valid at the integrated time.
     #[error(
-        "tlog entry {entry}: integrated time {integrated_time:?} is outside the log key's validity window {window:?} in the trusted root"
+        "tlog entry {entry}: integrated time {integrated_time} is outside the log key's validity window {window:?} in the trusted root"
     )]
     LogKeyNotValidAt {
         /// The position of the entry.
@@ -271,7 +269,7 @@ pub enum BundleError {
     },
     /// A Rekor v2 entry's log key was not valid at a timestamp's time.
     #[error(
-        "tlog entry {entry}: RFC 3161 timestamp time {time:?} is outside the log key's validity window {window:?} in the trusted root: the log was not trusted when the bundle was signed"
+        "tlog entry {entry}: RFC 3161 timestamp time {time} is outside the log key's validity window {window:?} in the trusted root: the log was not trusted when the bundle was signed"
     )]
     LogKeyNotValidAtTimestamp {
         /// The position of the entry.
@@ -303,7 +301,7 @@ pub enum BundleError {
         subject: String,
     },
     /// The certificate does not chain to a trusted CA at the observed time.
-    #[error("signing certificate not trusted at {at:?}: {source}")]
+    #[error("signing certificate not trusted at {at}: {source}")]
     CertificateUntrusted {
         /// The time checked.
         at: UnixTime,
