@@ -1423,14 +1423,6 @@ fn image_pull_secrets_are_the_registry_credentials_in_a_cluster() {
         ..signet_oci::ClientConfig::default()
     })
     .unwrap();
-    // A GET first teaches the client that this loopback registry speaks https (a HEAD,
-    // the first request of a blob push, gets a bodiless 400 over plain http that does
-    // not say so).
-    rt().block_on(authed.get_manifest(
-        &signet_formats::Repository::parse(&format!("{host}/demo/app")).unwrap(),
-        "v1",
-    ))
-    .unwrap();
     let (key, public) = keypair(d, "pull");
     let signed = |name: &str| {
         let repo = unique_repo_on(host, name);

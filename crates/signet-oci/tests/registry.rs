@@ -340,6 +340,25 @@ async fn tls_registry_with_ca_and_basic_auth() {
     assert!(c.get_manifest(&r, "v1").await.unwrap().is_some());
 }
 
+/// A fresh client whose first request to the TLS loopback registry is a HEAD (a blob
+/// push): the bodiless 400 over plain http does not make it settle on http.
+#[tokio::test]
+async fn tls_registry_first_reached_by_a_head() {
+    let Some(env) = env() else { return };
+    let c = client(ClientConfig {
+        extra_ca_pem: vec![env.tls_ca.clone()],
+        username: Some(env.tls_user.clone()),
+        password: Some(env.tls_password.clone()),
+        ..config()
+    });
+    let pr = repo(&env.tls_registry, "signet-oci-test/head-first");
+    let tag = format!("t{}", nonce().replace('-', ""));
+    let (digest, _) = push_image(&c, &pr, &tag).await;
+    let m = c.get_manifest(&pr, &tag).await.unwrap().unwrap();
+    assert_eq!(m.digest, digest);
+    assert!(c.delete_manifest(&pr, &digest).await.unwrap());
+}
+
 /// Without the CA the certificate is untrusted: `Tls`, even though the loopback
 /// registry may fall back to http (the http answer "HTTP request to an HTTPS server" is
 /// not taken for a plain-HTTP registry).

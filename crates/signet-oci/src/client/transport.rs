@@ -464,18 +464,25 @@ impl Inner {
         path: &str,
     ) -> Result<Response, SendFailure> {
         let http_url = registry_url(Scheme::Http, registry, path)?;
+        // A 400 to a HEAD carries no body, so "HTTP request to an HTTPS server" cannot be
+        // read from it: https is tried next, and this 400 is the answer only if https
+        // does not work either.
+        let mut http_400 = None;
         let http_failure = match self.send_once(&http_url, req, auth).await {
             Ok(resp) if resp.status() == StatusCode::BAD_REQUEST => {
                 let text = error_message(resp).await;
-                if !text.to_ascii_uppercase().contains("HTTPS") {
+                let failure = SendFailure {
+                    kind: FailureKind::Other(format!(
+                        "the registry answered 400 Bad Request: {text}"
+                    )),
+                    url: display_url(&http_url),
+                    authority: registry.api_host().to_owned(),
+                };
+                if req.method == Method::HEAD {
+                    http_400 = Some(failure);
+                } else if !text.to_ascii_uppercase().contains("HTTPS") {
                     self.remember_scheme(registry, Scheme::Http);
-                    return Err(SendFailure {
-                        kind: FailureKind::Other(format!(
-                            "the registry answered 400 Bad Request: {text}"
-                        )),
-                        url: display_url(&http_url),
-                        authority: registry.api_host().to_owned(),
-                    });
+                    return Err(failure);
                 }
                 None
             }
@@ -491,6 +498,12 @@ impl Inner {
             Ok(resp) => {
                 self.remember_scheme(registry, Scheme::Https);
                 Ok(resp)
+            }
+            // http answered a HEAD with 400 and https does not speak: a plain-http
+            // registry that refused the request.
+            Err(e) if http_400.is_some() && e.is_connection_level() => {
+                self.remember_scheme(registry, Scheme::Http);
+                Err(http_400.unwrap_or(e))
             }
             // Nothing answered on either scheme: report the plain connection failure
             // (refused, most likely) unless https got further.
