@@ -450,22 +450,10 @@ fn load_document(ctx: &mut Ctx, file_text: &str, text: &str) -> Option<Loaded> {
     {
         ctx.policy = Some(name.to_owned());
     }
-    let doc: wire::PolicyDocument = match serde_path_to_error::deserialize(value) {
-        Ok(d) => d,
-        Err(e) => {
-            schema_error(ctx, e);
-            return None;
-        }
-    };
-    if doc.metadata.name.is_empty() {
-        ctx.error(
-            "metadata.name",
-            Problem::Missing {
-                hint: "a policy name",
-            },
-        );
-        return None;
-    }
+    let doc: wire::PolicyDocument =
+        parse_named(ctx, value, "a policy name", |d: &wire::PolicyDocument| {
+            &d.metadata.name
+        })?;
     let errors_before = ctx.errors.len();
     let policy = validate_spec(ctx, &doc.metadata.name, &doc.spec);
     if ctx.errors.len() > errors_before {
@@ -491,24 +479,34 @@ fn load_trust_root(
         );
         return None;
     }
-    let doc: TrustRootDocument = match serde_path_to_error::deserialize(value) {
+    let doc: TrustRootDocument =
+        parse_named(ctx, value, "a TrustRoot name", |d: &TrustRootDocument| {
+            &d.metadata.name
+        })?;
+    ctx.policy = Some(doc.metadata.name.clone());
+    validate_trust_root(ctx, &doc).map(|(r, c)| Loaded::TrustRoot(r, c))
+}
+
+/// Deserializes a document, reporting a schema error at its field, or an empty
+/// `metadata.name` (`hint` says what the name is for).
+fn parse_named<T: serde::de::DeserializeOwned>(
+    ctx: &mut Ctx,
+    value: Value,
+    hint: &'static str,
+    name: impl Fn(&T) -> &str,
+) -> Option<T> {
+    let doc: T = match serde_path_to_error::deserialize(value) {
         Ok(d) => d,
         Err(e) => {
             schema_error(ctx, e);
             return None;
         }
     };
-    if doc.metadata.name.is_empty() {
-        ctx.error(
-            "metadata.name",
-            Problem::Missing {
-                hint: "a TrustRoot name",
-            },
-        );
+    if name(&doc).is_empty() {
+        ctx.error("metadata.name", Problem::Missing { hint });
         return None;
     }
-    ctx.policy = Some(doc.metadata.name.clone());
-    validate_trust_root(ctx, &doc).map(|(r, c)| Loaded::TrustRoot(r, c))
+    Some(doc)
 }
 
 /// Reports a serde error at the field it names.
