@@ -31,7 +31,6 @@ import json
 import multiprocessing as mp
 import os
 import re
-import shlex
 import signal
 import ssl
 import subprocess
@@ -39,24 +38,10 @@ import sys
 import tempfile
 import time
 
+from common import load_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "bench-password"
-
-
-def load_env():
-    env_file = os.path.join(os.environ.get("SIGNET_TEST_DIR", "/tmp/signet-test-env"), "env.sh")
-    env = {}
-    for line in open(env_file):
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):]
-        if "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            env[k] = shlex.split(v)[0] if v else ""
-    for k, v in os.environ.items():
-        if k.startswith("SIGNET_TEST_"):
-            env[k] = v
-    return env
 
 
 def run(cmd, env=None, cwd=None):
@@ -143,11 +128,8 @@ def load(port, cafile, bodies, rate, processes):
 
 
 # ---------------------------------------------------------------------------- server
-def metric(port, cafile, name):
-    ctx = ssl.create_default_context(cafile=cafile)
-    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
-    c.request("GET", "/metrics")
-    text = c.getresponse().read().decode()
+def counter(text, name):
+    """The value of the sample `name` in a /metrics text, 0 when absent."""
     m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
 
@@ -171,17 +153,20 @@ class Webhook:
             sys.exit(f"the webhook did not start: {line!r} (see {work}/webhook.log)")
         self.port = int(m.group(1))
 
+    def metrics(self):
+        """The /metrics text."""
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=10)
+        c.request("GET", "/metrics")
+        return c.getresponse().read().decode()
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=10)
 
 
-def buckets(port, cafile):
-    """The validate latency histogram: [(le seconds, cumulative count)]."""
-    ctx = ssl.create_default_context(cafile=cafile)
-    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
-    c.request("GET", "/metrics")
-    text = c.getresponse().read().decode()
+def buckets(text):
+    """The validate latency histogram of a /metrics text: [(le seconds, cumulative count)]."""
     out = []
     for m in re.finditer(r'^signet_admission_request_duration_seconds_bucket\{le="([^"]+)",endpoint="validate"\} (\S+)$',
                          text, re.M):
@@ -240,6 +225,23 @@ def report(title, results, wall, hits, misses, round_trips, admissions, server=N
           f"{round_trips / max(admissions, 1):.2f} per admission\n")
 
 
+def measure(hook, log, repo, bodies, rate, processes, title):
+    """Sends `bodies` at `rate` and reports the latency, the verdict cache's hits and
+    misses, and the registry round trips for `repo` meanwhile; returns the results."""
+    def snapshot():
+        text = hook.metrics()
+        return (counter(text, "signet_admission_cache_hits_total"),
+                counter(text, "signet_admission_cache_misses_total"), buckets(text),
+                registry_lines(log, [repo]) if log else 0)
+    h0, m0, b0, before = snapshot()
+    results, wall = load(hook.port, hook.cafile, bodies, rate, processes)
+    time.sleep(0.3)
+    h1, m1, b1, after = snapshot()
+    report(title, results, wall, h1 - h0, m1 - m0, after - before, len(bodies),
+           server_quantiles(b0, b1))
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--signet")
@@ -292,36 +294,16 @@ def main():
         # One request elsewhere first, so that connections and the referrers probe are
         # not part of the first measured admission.
         load(hook.port, hook.cafile, [review("warmup", [warm[0]])], 10, 1)
-        h0, m0 = metric(hook.port, hook.cafile, "signet_admission_cache_hits_total"), \
-            metric(hook.port, hook.cafile, "signet_admission_cache_misses_total")
-        before = registry_lines(log, [cold_repo]) if log else 0
-        b0 = buckets(hook.port, hook.cafile)
         bodies = [review(f"cold-{i}", [img]) for i, img in enumerate(cold)]
-        results, wall = load(hook.port, hook.cafile, bodies, args.cold_rate, args.processes)
-        time.sleep(0.3)
-        after = registry_lines(log, [cold_repo]) if log else 0
-        h1, m1 = metric(hook.port, hook.cafile, "signet_admission_cache_hits_total"), \
-            metric(hook.port, hook.cafile, "signet_admission_cache_misses_total")
-        report(f"cold: {len(bodies)} pods at {args.cold_rate * 60:,.0f}/min, every image new (target p99 < 30 ms)",
-               results, wall, h1 - h0, m1 - m0, after - before, len(bodies),
-               server_quantiles(b0, buckets(hook.port, hook.cafile)))
+        measure(hook, log, cold_repo, bodies, args.cold_rate, args.processes,
+                f"cold: {len(bodies)} pods at {args.cold_rate * 60:,.0f}/min, every image new (target p99 < 30 ms)")
 
         # warm: prime each image once, then the load
         load(hook.port, hook.cafile, [review(f"prime-{i}", [img]) for i, img in enumerate(warm)], 50, 1)
-        h0, m0 = metric(hook.port, hook.cafile, "signet_admission_cache_hits_total"), \
-            metric(hook.port, hook.cafile, "signet_admission_cache_misses_total")
-        before = registry_lines(log, [warm_repo]) if log else 0
-        b0 = buckets(hook.port, hook.cafile)
         n = int(args.warm_rate * args.warm_seconds)
         bodies = [review(f"warm-{i}", [warm[i % len(warm)]]) for i in range(n)]
-        results, wall = load(hook.port, hook.cafile, bodies, args.warm_rate, args.processes)
-        time.sleep(0.3)
-        after = registry_lines(log, [warm_repo]) if log else 0
-        h1, m1 = metric(hook.port, hook.cafile, "signet_admission_cache_hits_total"), \
-            metric(hook.port, hook.cafile, "signet_admission_cache_misses_total")
-        report(f"warm: {n} pods at {args.warm_rate * 60:,.0f}/min over {len(warm)} images (target p99 < 2 ms)",
-               results, wall, h1 - h0, m1 - m0, after - before, n,
-               server_quantiles(b0, buckets(hook.port, hook.cafile)))
+        measure(hook, log, warm_repo, bodies, args.warm_rate, args.processes,
+                f"warm: {n} pods at {args.warm_rate * 60:,.0f}/min over {len(warm)} images (target p99 < 2 ms)")
     finally:
         hook.stop()
 
@@ -337,19 +319,9 @@ def main():
     hook = Webhook(signet, work, pdir, env)
     try:
         load(hook.port, hook.cafile, [review("warmup", [warm[0]])], 10, 1)
-        h0, m0 = metric(hook.port, hook.cafile, "signet_admission_cache_hits_total"), \
-            metric(hook.port, hook.cafile, "signet_admission_cache_misses_total")
-        before = registry_lines(log, [fan_repo]) if log else 0
-        b0 = buckets(hook.port, hook.cafile)
         bodies = [review(f"fan-{r}", fan[8 * r: 8 * r + 8]) for r in range(args.fanout_runs)]
-        results, wall = load(hook.port, hook.cafile, bodies, 1.0, 1)
-        time.sleep(0.3)
-        after = registry_lines(log, [fan_repo]) if log else 0
-        h1, m1 = metric(hook.port, hook.cafile, "signet_admission_cache_hits_total"), \
-            metric(hook.port, hook.cafile, "signet_admission_cache_misses_total")
-        report(f"fanout: {len(bodies)} pods, each 8 new images x 5 authorities, cold (target < 50 ms each)",
-               results, wall, h1 - h0, m1 - m0, after - before, len(bodies),
-               server_quantiles(b0, buckets(hook.port, hook.cafile)))
+        results = measure(hook, log, fan_repo, bodies, 1.0, 1,
+                          f"fanout: {len(bodies)} pods, each 8 new images x 5 authorities, cold (target < 50 ms each)")
         print("  per run: " + ", ".join(f"{r[0] * 1000:.1f} ms" for r in results))
     finally:
         hook.stop()

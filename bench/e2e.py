@@ -7,22 +7,11 @@ Prints: whole-process verify latency (p50/p99), verify throughput over 200 image
 registry requests per verify (from the registry's access log), and whole-process sign.
 Usage: bench/e2e.py [--runs N] [--many N]   (run `bash scripts/test-env.sh up` first)
 """
-import argparse, os, shlex, statistics, subprocess, sys, tempfile, time
+import argparse, os, statistics, subprocess, sys, tempfile, time
+
+from common import load_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_env():
-    env_file = os.path.join(os.environ.get("SIGNET_TEST_DIR", "/tmp/signet-test-env"), "env.sh")
-    env = {}
-    for line in open(env_file):
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):]
-        if "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            env[k] = shlex.split(v)[0] if v else ""
-    return env
 
 
 def run(cmd, env, check=True):

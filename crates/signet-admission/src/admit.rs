@@ -23,7 +23,7 @@
 //! keyed by the same. Out of a cluster only the docker config is used.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -33,7 +33,6 @@ use serde_json::Value;
 use signet_check::{BundleTrust, CheckError, CheckOptions, Requirement, SignatureFormats, Target};
 use signet_formats::sigstore::TrustedRoot;
 use signet_formats::{Digest, ImageRef, Repository};
-use signet_oci::referrers::ReferrerError;
 use signet_oci::{AuthFailure, ImageStore, RegistryClient, RegistryError, StoreError};
 use signet_policy::decide::{AuthorityOutcome, Outcomes, Plan, Scope, Settings, decide};
 use signet_policy::patch::pin_digests;
@@ -198,32 +197,21 @@ impl InFlight {
         key: CacheKey,
         check: impl std::future::Future<Output = Verdicts> + Send + 'static,
     ) -> Verdicts {
-        let mut check = Some(check);
-        let flight = self.0.lock().ok().map(|mut map| {
+        // The map holds nothing a panic could leave half-changed: a poisoned lock is
+        // used as it is.
+        let flight = {
+            let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
             map.retain(|_, (at, _)| at.elapsed() < IN_FLIGHT_MAX_AGE);
             map.entry(key)
-                .or_insert_with(|| {
-                    let check = check.take().map(FutureExt::boxed);
-                    let shared: BoxFuture<'static, Verdicts> = match check {
-                        Some(c) => c,
-                        None => Box::pin(async { Arc::new(Vec::new()) }),
-                    };
-                    (std::time::Instant::now(), shared.shared())
-                })
+                .or_insert_with(|| (std::time::Instant::now(), check.boxed().shared()))
                 .1
                 .clone()
-        });
-        let Some(flight) = flight else {
-            // A poisoned lock: check alone.
-            return match check {
-                Some(c) => c.await,
-                None => Arc::new(Vec::new()),
-            };
         };
         let verdicts = flight.await;
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(&key);
-        }
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
         verdicts
     }
 }
@@ -403,18 +391,12 @@ impl Admitter {
         deadline: Instant,
     ) -> AdmissionResponse {
         let plan = Plan::new(policies, workload);
-        let wanted: Vec<(String, ImageRef)> = plan
-            .to_pin(policies)
-            .into_iter()
-            .filter_map(|i| {
-                i.reference
-                    .as_ref()
-                    .ok()
-                    .map(|r| (i.key.clone(), r.clone()))
-            })
-            .collect();
         let mut tasks = JoinSet::new();
-        for (key, reference) in wanted.iter().cloned() {
+        for image in plan.to_pin(policies) {
+            let Ok(reference) = &image.reference else {
+                continue;
+            };
+            let (key, reference) = (image.key.clone(), reference.clone());
             let (this, registry) = (self.clone(), registry.clone());
             tasks.spawn(async move {
                 let digest = this.resolve_tag(&reference, &registry).await;
@@ -618,8 +600,8 @@ impl Admitter {
     fn outcome_of_error(&self, e: &CheckError, credentials: &Credentials) -> AuthorityOutcome {
         if e.is_infrastructure() {
             self.metrics.registry_error();
-            let reason = match registry_error(e) {
-                Some(RegistryError::Unauthorized { registry, failure }) => {
+            let reason = match e.store_error() {
+                Some(StoreError::Registry(RegistryError::Unauthorized { registry, failure })) => {
                     unauthorized_reason(registry, failure, credentials)
                 }
                 _ => e.reason(),
@@ -1020,29 +1002,6 @@ fn authority_identity(authority: &Authority) -> Vec<u8> {
     out
 }
 
-/// The registry error under a check's failure, if a registry failed.
-fn registry_error(e: &CheckError) -> Option<&RegistryError> {
-    let store: &StoreError = match e {
-        CheckError::Store(s) => s,
-        CheckError::NoSignatures {
-            referrers_error: Some(r),
-            ..
-        } => match &**r {
-            ReferrerError::Store(s) => s,
-            _ => return None,
-        },
-        CheckError::BundlesRejected {
-            legacy_error: Some(s),
-            ..
-        } => s,
-        _ => return None,
-    };
-    match store {
-        StoreError::Registry(r) => Some(r),
-        _ => None,
-    }
-}
-
 /// What a registry's refusal means for the webhook: whose credentials it refused, or
 /// where credentials were looked for and where to put them.
 fn unauthorized_reason(registry: &str, failure: &AuthFailure, credentials: &Credentials) -> String {
@@ -1075,12 +1034,12 @@ fn formats(format: SignatureFormat) -> SignatureFormats {
     }
 }
 
-fn string_matcher(m: &Matcher) -> Result<StringMatcher, AuthorityOutcome> {
+/// The policy's matcher as signet-verify's: its regex was compiled when the policy
+/// loaded, and is shared, not compiled again per request.
+fn string_matcher(m: &Matcher) -> StringMatcher {
     match m {
-        Matcher::Exact(s) => Ok(StringMatcher::Exact(s.clone())),
-        Matcher::Regex(r) => {
-            StringMatcher::regex(r.as_str()).map_err(|e| AuthorityOutcome::Rejected(e.to_string()))
-        }
+        Matcher::Exact(s) => StringMatcher::Exact(s.clone()),
+        Matcher::Regex(r) => StringMatcher::Regex(r.clone()),
     }
 }
 
@@ -1114,23 +1073,21 @@ fn requirements(authority: &Authority) -> Result<Vec<Requirement>, AuthorityOutc
         AuthorityKind::Keyless(k) => {
             // The CA (Fulcio URL, ca-cert, trustRootRef) decides the trust material,
             // which the caller attaches (crate::trust_roots).
-            k.identities
+            Ok(k.identities
                 .iter()
-                .map(|i| {
-                    Ok(Requirement {
-                        policy: signet_verify::Policy {
-                            authority: signet_verify::Authority::Keyless(IdentityMatcher {
-                                subject: string_matcher(&i.subject)?,
-                                issuer: string_matcher(&i.issuer)?,
-                            }),
-                            annotations: BTreeMap::new(),
-                            claims: signet_verify::ClaimCheck::Enforce,
-                        },
-                        formats,
-                        trust: None,
-                    })
+                .map(|i| Requirement {
+                    policy: signet_verify::Policy {
+                        authority: signet_verify::Authority::Keyless(IdentityMatcher {
+                            subject: string_matcher(&i.subject),
+                            issuer: string_matcher(&i.issuer),
+                        }),
+                        annotations: BTreeMap::new(),
+                        claims: signet_verify::ClaimCheck::Enforce,
+                    },
+                    formats,
+                    trust: None,
                 })
-                .collect()
+                .collect())
         }
         _ => Err(AuthorityOutcome::Rejected(
             "this kind of authority needs no verification, or is not supported by signet yet"

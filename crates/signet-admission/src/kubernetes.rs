@@ -44,6 +44,25 @@ impl<V: Clone> ReadCache<V> {
         ReadCache(Mutex::new(HashMap::new()))
     }
 
+    /// The cached read of `namespace`/`name`, else `fetch`'s, which is kept unless
+    /// `retry` says to ask again next time (an API that could not be asked).
+    async fn get_or_fetch(
+        &self,
+        namespace: &str,
+        name: &str,
+        fetch: impl std::future::Future<Output = V>,
+        retry: impl FnOnce(&V) -> bool,
+    ) -> V {
+        if let Some(value) = self.get(namespace, name) {
+            return value;
+        }
+        let value = fetch.await;
+        if !retry(&value) {
+            self.insert(namespace, name, value.clone());
+        }
+        value
+    }
+
     fn get(&self, namespace: &str, name: &str) -> Option<V> {
         let cache = self.0.lock().ok()?;
         cache
@@ -78,6 +97,11 @@ fn api_error(what: String, e: kube::Error) -> ApiError {
             reason: other.to_string(),
         },
     }
+}
+
+/// Whether an API read failed for want of an answer (asked again next time).
+fn unreachable<T>(result: &Result<T, ApiError>) -> bool {
+    matches!(result, Err(ApiError::Unreachable { .. }))
 }
 
 /// A Kubernetes API client, for [`crate::Config::kubernetes`].
@@ -217,17 +241,12 @@ impl SecretKeys for KubernetesSecrets {
         namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<PublicKey, SecretError>> {
-        Box::pin(async move {
-            if let Some(result) = self.keys.get(namespace, name) {
-                return result;
-            }
-            let result = self.fetch(namespace, name).await;
-            // An unreachable API is asked again next time.
-            if !result.as_ref().is_err_and(SecretError::is_infrastructure) {
-                self.keys.insert(namespace, name, result.clone());
-            }
-            result
-        })
+        Box::pin(
+            self.keys
+                .get_or_fetch(namespace, name, self.fetch(namespace, name), |r| {
+                    r.as_ref().is_err_and(SecretError::is_infrastructure)
+                }),
+        )
     }
 }
 
@@ -237,16 +256,12 @@ impl PullSecretSource for KubernetesSecrets {
         namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<PullSecret>, ApiError>> {
-        Box::pin(async move {
-            if let Some(result) = self.pull_secrets.get(namespace, name) {
-                return result;
-            }
-            let result = self.fetch_pull_secret(namespace, name).await;
-            if !matches!(result, Err(ApiError::Unreachable { .. })) {
-                self.pull_secrets.insert(namespace, name, result.clone());
-            }
-            result
-        })
+        Box::pin(self.pull_secrets.get_or_fetch(
+            namespace,
+            name,
+            self.fetch_pull_secret(namespace, name),
+            unreachable,
+        ))
     }
 
     fn service_account_pull_secrets<'a>(
@@ -254,16 +269,12 @@ impl PullSecretSource for KubernetesSecrets {
         namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<String>>, ApiError>> {
-        Box::pin(async move {
-            if let Some(result) = self.accounts.get(namespace, name) {
-                return result;
-            }
-            let result = self.fetch_account(namespace, name).await;
-            if !matches!(result, Err(ApiError::Unreachable { .. })) {
-                self.accounts.insert(namespace, name, result.clone());
-            }
-            result
-        })
+        Box::pin(self.accounts.get_or_fetch(
+            namespace,
+            name,
+            self.fetch_account(namespace, name),
+            unreachable,
+        ))
     }
 }
 

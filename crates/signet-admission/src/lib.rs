@@ -53,6 +53,7 @@ mod log;
 mod metrics;
 mod namespaces;
 mod policies;
+mod poll;
 pub mod pull_secrets;
 mod secrets;
 mod server;

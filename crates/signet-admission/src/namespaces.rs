@@ -32,20 +32,10 @@ impl NamespaceLabels {
             {
                 continue;
             }
-            let metadata = object.get("metadata");
-            let Some(name) = metadata.and_then(|m| m.get("name")).and_then(Value::as_str) else {
+            let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
                 continue;
             };
-            let labels = metadata
-                .and_then(|m| m.get("labels"))
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.insert(name, labels);
+            out.insert(name, signet_policy::workload::object_labels(object));
         }
         out
     }

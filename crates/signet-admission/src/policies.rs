@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use signet_policy::PolicySet;
@@ -37,6 +37,10 @@ pub struct PolicyStore {
     /// ClusterImagePolicy and TrustRoot resources from the Kubernetes API, when
     /// watched, by kind.
     cluster: RwLock<BTreeMap<&'static str, Vec<PolicyFile>>>,
+    /// Held by a reload from reading its sources to publishing the set, so that
+    /// concurrent reloads (the two resource watches, the directory poll) publish in
+    /// the order they read: the last set served is built from the newest sources.
+    reloading: Mutex<()>,
 }
 
 impl PolicyStore {
@@ -50,6 +54,7 @@ impl PolicyStore {
             }),
             fingerprint: RwLock::new(None),
             cluster: RwLock::new(BTreeMap::new()),
+            reloading: Mutex::new(()),
         };
         store.reload_if_changed(metrics);
         store
@@ -65,6 +70,7 @@ impl PolicyStore {
             }),
             fingerprint: RwLock::new(None),
             cluster: RwLock::new(BTreeMap::new()),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -186,6 +192,10 @@ impl PolicyStore {
     /// Loads the directory and the cluster's policies now; a set that does not load
     /// leaves the previous one serving.
     fn reload(&self, metrics: &Metrics) {
+        let _reloading = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         match self.load_sources() {
             Ok(set) => {
                 for note in set.notes() {
@@ -230,19 +240,8 @@ impl PolicyStore {
 
     /// Polls the directory every `interval` until the store is dropped elsewhere.
     pub(crate) fn spawn_watch(self: &Arc<Self>, metrics: Arc<Metrics>, interval: Duration) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(store) = weak.upgrade() else { return };
-                let metrics = metrics.clone();
-                // Loading reads files: keep it off the async workers.
-                let _ =
-                    tokio::task::spawn_blocking(move || store.reload_if_changed(&metrics)).await;
-            }
+        crate::poll::spawn_poll(self, interval, move |store: &Self| {
+            store.reload_if_changed(&metrics);
         });
     }
 }
@@ -252,6 +251,49 @@ mod tests {
     use super::*;
 
     const GOOD: &str = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec:\n  images: [{glob: \"r.io/**\"}]\n  authorities: [{static: {action: pass}}]\n";
+
+    #[test]
+    fn concurrent_reloads_serve_the_newest_sources() {
+        let m = Metrics::new();
+        let store = PolicyStore::fixed(PolicySet::empty());
+        let root = signet_formats::sigstore::trust::production_trusted_root();
+        let doc = |text: String| {
+            vec![PolicyFile {
+                path: "cluster".into(),
+                text,
+            }]
+        };
+        // The two watches hand over new resources at the same moment, round after
+        // round; after each round the set served must hold both rounds' documents.
+        let barrier = std::sync::Barrier::new(2);
+        let mut stale = Vec::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for round in 0..40 {
+                    barrier.wait();
+                    let yaml = signet_policy::trust_root_yaml(&format!("r{round}"), &root);
+                    store.set_cluster_documents_of("TrustRoot", doc(yaml), &m);
+                    barrier.wait();
+                }
+            });
+            for round in 0..40 {
+                barrier.wait();
+                let yaml = GOOD.replace("{name: p}", &format!("{{name: p{round}}}"));
+                store.set_cluster_documents(doc(yaml), &m);
+                barrier.wait();
+                let set = store.current().unwrap();
+                if set.get(&format!("p{round}")).is_none()
+                    || set.trust_root(&format!("r{round}")).is_none()
+                {
+                    stale.push(round);
+                }
+            }
+        });
+        assert!(
+            stale.is_empty(),
+            "an older set served after rounds {stale:?}"
+        );
+    }
 
     #[test]
     fn a_bad_reload_keeps_the_previous_set() {
@@ -270,7 +312,8 @@ mod tests {
         std::fs::write(dir.path().join("p.yaml"), "garbage: [").unwrap();
         assert!(store.reload_if_changed(&m));
         let status = store.status();
-        assert!(status.last_error.is_some());
+        let error = status.last_error.unwrap();
+        assert!(error.contains("p.yaml"), "{error}");
         assert_eq!(
             status.set.unwrap().generation(),
             first.generation(),

@@ -41,10 +41,7 @@ impl PullSecretRefs {
     /// spec (`spec`, `spec.template.spec` or `spec.jobTemplate.spec.template.spec`).
     /// Fields of the wrong type are ignored (the apiserver has validated the object).
     pub fn of(kind: WorkloadKind, namespace: &str, object: &Value) -> Self {
-        let mut spec = Some(object);
-        for token in kind.pod_spec_pointer().tokens() {
-            spec = spec.and_then(|v| v.get(&token));
-        }
+        let spec = object.pointer(kind.pod_spec_pointer().as_str());
         let mut secrets: Vec<String> = Vec::new();
         if let Some(Value::Array(items)) = spec.and_then(|s| s.get("imagePullSecrets")) {
             for name in items

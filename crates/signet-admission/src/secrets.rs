@@ -104,23 +104,39 @@ mod tests {
 
     #[test]
     fn the_key_is_the_only_entry_or_cosign_pub() {
-        assert!(key_from_secret_data("ns", "s", [("anything", PEM.as_bytes())]).is_ok());
-        assert!(
-            key_from_secret_data(
+        let key = PublicKey::from_pem(PEM.as_bytes()).unwrap();
+        let only = key_from_secret_data("ns", "s", [("anything", PEM.as_bytes())]).unwrap();
+        assert_eq!(only.spki_der(), key.spki_der());
+        let named = key_from_secret_data(
+            "ns",
+            "s",
+            [("cosign.key", &b"x"[..]), ("cosign.pub", PEM.as_bytes())],
+        )
+        .unwrap();
+        assert_eq!(named.spki_der(), key.spki_der());
+        let malformed = |r: Result<PublicKey, SecretError>| match r {
+            Err(e @ SecretError::Malformed { .. }) => {
+                assert!(!e.is_infrastructure());
+                e.to_string()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            malformed(key_from_secret_data(
                 "ns",
                 "s",
-                [("cosign.key", &b"x"[..]), ("cosign.pub", PEM.as_bytes())]
-            )
-            .is_ok()
+                [("a", PEM.as_bytes()), ("b", PEM.as_bytes())]
+            )),
+            "Secret ns/s does not hold one PEM public key: it has 2 entries (a, b); keep only the public key, or name it cosign.pub"
         );
-        let two = key_from_secret_data("ns", "s", [("a", PEM.as_bytes()), ("b", PEM.as_bytes())]);
+        assert_eq!(
+            malformed(key_from_secret_data("ns", "s", Vec::<(&str, &[u8])>::new())),
+            "Secret ns/s does not hold one PEM public key: it has no data"
+        );
+        let bad = malformed(key_from_secret_data("ns", "s", [("k", &b"not a key"[..])]));
         assert!(
-            matches!(two, Err(SecretError::Malformed { ref reason, .. }) if reason.contains("a, b"))
+            bad.starts_with("Secret ns/s does not hold one PEM public key: "),
+            "{bad}"
         );
-        let empty = key_from_secret_data("ns", "s", Vec::<(&str, &[u8])>::new());
-        assert!(matches!(empty, Err(SecretError::Malformed { .. })));
-        let bad = key_from_secret_data("ns", "s", [("k", &b"not a key"[..])]);
-        assert!(matches!(bad, Err(SecretError::Malformed { .. })));
-        assert!(!bad.unwrap_err().is_infrastructure());
     }
 }

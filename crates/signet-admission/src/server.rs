@@ -119,10 +119,11 @@ fn admitter(
     policies: Arc<PolicyStore>,
     metrics: Arc<Metrics>,
 ) -> Result<Admitter, Error> {
-    let mut registry = config.registry.clone();
-    // No single registry request may outlive the request's deadline.
-    registry.request_timeout = registry.request_timeout.min(config.timeout);
-    let client = RegistryClient::new(registry).map_err(Error::Registry)?;
+    // No registry request outlives the admission deadline: mutate and validate abort
+    // their work at it (`timeout_at` over a JoinSet) and report it as the deadline. A
+    // per-request timeout clamped to the same instant would race it and report a
+    // registry timeout instead.
+    let client = RegistryClient::new(config.registry.clone()).map_err(Error::Registry)?;
     let verifier = match &config.trusted_root {
         Some(root) => BundleVerifier::new(root),
         None => BundleVerifier::production(),

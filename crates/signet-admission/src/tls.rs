@@ -203,35 +203,25 @@ impl CertificateReloader {
 
     /// Polls the files every `interval` while the reloader is alive.
     pub(crate) fn spawn_watch(self: &Arc<Self>, metrics: Arc<Metrics>, interval: Duration) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(reloader) = weak.upgrade() else {
-                    return;
-                };
-                match reloader.reload_if_changed() {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        metrics.certificate_reload(true);
-                        log::event(
-                            "info",
-                            &format!(
-                                "reloaded the TLS certificate from {}",
-                                reloader.cert.display()
-                            ),
-                        );
-                    }
-                    Err(e) => {
-                        metrics.certificate_reload(false);
-                        log::event(
-                            "error",
-                            &format!("{e}; the previous certificate keeps serving"),
-                        );
-                    }
+        crate::poll::spawn_poll(self, interval, move |reloader: &Self| {
+            match reloader.reload_if_changed() {
+                Ok(false) => {}
+                Ok(true) => {
+                    metrics.certificate_reload(true);
+                    log::event(
+                        "info",
+                        &format!(
+                            "reloaded the TLS certificate from {}",
+                            reloader.cert.display()
+                        ),
+                    );
+                }
+                Err(e) => {
+                    metrics.certificate_reload(false);
+                    log::event(
+                        "error",
+                        &format!("{e}; the previous certificate keeps serving"),
+                    );
                 }
             }
         });

@@ -16,12 +16,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use signet_check::{BundleTrust, TlogRequirement};
-use signet_formats::sigstore::{
-    CertificateAuthority as TrustedCa, DistinguishedName, TrustedRoot, UnixTime, ValidityWindow,
-};
+use signet_formats::sigstore::TrustedRoot;
 use signet_policy::decide::AuthorityOutcome;
 use signet_policy::policy::{
-    Authority, AuthorityKind, CertificateAuthority, Generation, PolicySet, certificate_chain,
+    Authority, AuthorityKind, CertificateAuthority, Generation, PolicySet, certificate_authority,
 };
 use signet_verify::bundle::BundleVerifier;
 
@@ -154,18 +152,12 @@ pub(crate) fn authority_root(
         }
         match &k.ca {
             CertificateAuthority::Inline { pem } => {
-                let cert_chain = certificate_chain(pem.as_bytes()).map_err(|e| {
+                let ca = certificate_authority(pem.as_bytes()).map_err(|e| {
                     AuthorityOutcome::Rejected(format!("keyless ca-cert.data: {e}"))
                 })?;
                 let (r, what) =
                     root.get_or_insert_with(|| (base.clone(), "the trusted root".to_owned()));
-                r.certificate_authorities = vec![TrustedCa {
-                    subject: DistinguishedName::default(),
-                    uri: String::new(),
-                    cert_chain,
-                    valid_for: always(),
-                    operator: String::new(),
-                }];
+                r.certificate_authorities = vec![ca];
                 what.push_str(" with keyless ca-cert");
             }
             CertificateAuthority::Secret(s) => {
@@ -194,12 +186,6 @@ pub(crate) fn authority_root(
         what.push_str(&format!(" with the TSAs of TrustRoot {:?}", tsa.name));
     }
     Ok(root)
-}
-
-/// A window with no bounds: `ca-cert` certificates carry their own validity.
-fn always() -> ValidityWindow {
-    ValidityWindow::new("validFor", UnixTime(0), None)
-        .unwrap_or_else(|_| unreachable!("an open validity window is never inverted"))
 }
 
 #[cfg(test)]
@@ -322,17 +308,28 @@ mod tests {
             "{reason}"
         );
         let reason = rejected(root_of(&set(&keyless("      trustRootRef: tuf\n"), true)));
-        assert!(reason.contains("spec.repository"), "{reason}");
+        assert!(
+            reason.starts_with("TrustRoot \"tuf\" uses spec.repository (a TUF repository)"),
+            "{reason}"
+        );
         let reason = rejected(root_of(&set(
             &keyless("    ctlog: {trustRootRef: nowhere}\n"),
             true,
         )));
-        assert!(reason.contains("\"nowhere\""), "{reason}");
+        assert!(
+            reason.starts_with("TrustRoot \"nowhere\" does not exist"),
+            "{reason}"
+        );
         let reason = rejected(root_of(&set(
             "  - keyless:\n      ca-cert: {secretRef: {name: ca}}\n      identities: [{issuer: i, subject: s}]\n",
             false,
         )));
         assert!(reason.contains("ca-cert.secretRef ca"), "{reason}");
+        let reason = rejected(root_of(&set(
+            "  - keyless:\n      ca-cert:\n        data: \"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"\n      identities: [{issuer: i, subject: s}]\n",
+            false,
+        )));
+        assert!(reason.starts_with("keyless ca-cert.data: "), "{reason}");
     }
 
     #[test]

@@ -38,6 +38,13 @@ fn all_objects() -> Vec<(String, Value)> {
     out
 }
 
+/// Asserts that the OpenAPI `properties` of `what` define each of `fields`.
+fn assert_properties(properties: &Value, fields: &[&str], what: &str) {
+    for field in fields {
+        assert!(properties.get(field).is_some(), "{what} lacks {field}");
+    }
+}
+
 fn find<'a>(objects: &'a [(String, Value)], kind: &str) -> Vec<&'a Value> {
     objects
         .iter()
@@ -212,13 +219,16 @@ fn the_deployment_is_hardened_and_probed() {
 #[test]
 fn the_crd_and_the_shipped_policies_match_what_signet_reads() {
     let objects = all_objects();
-    let crd = find(&objects, "CustomResourceDefinition")[0];
-    assert_eq!(
-        crd["metadata"]["name"],
-        "clusterimagepolicies.policy.sigstore.dev"
-    );
-    assert_eq!(crd["spec"]["scope"], "Cluster");
-    let versions = crd["spec"]["versions"].as_array().unwrap();
+    let crds = find(&objects, "CustomResourceDefinition");
+    let crd = |name: &str| {
+        *crds
+            .iter()
+            .find(|c| c["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("the {name} CRD is shipped"))
+    };
+    let policy = crd("clusterimagepolicies.policy.sigstore.dev");
+    assert_eq!(policy["spec"]["scope"], "Cluster");
+    let versions = policy["spec"]["versions"].as_array().unwrap();
     let storage: Vec<&str> = versions
         .iter()
         .filter(|v| v["storage"] == true)
@@ -227,48 +237,39 @@ fn the_crd_and_the_shipped_policies_match_what_signet_reads() {
     assert_eq!(storage, ["v1beta1"]);
     for v in versions {
         let spec = &v["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
-        for field in [
-            "images",
-            "authorities",
-            "mode",
-            "match",
-            "policy",
-            "mutateDigest",
-            "verifyDigest",
-            "failOpen",
-        ] {
-            assert!(
-                spec.get(field).is_some(),
-                "{} lacks spec.{field}",
-                v["name"]
-            );
-        }
-        let authority = &spec["authorities"]["items"]["properties"];
-        for field in [
-            "name",
-            "key",
-            "keyless",
-            "static",
-            "source",
-            "ctlog",
-            "signatureFormat",
-            "attestations",
-            "rfc3161timestamp",
-        ] {
-            assert!(
-                authority.get(field).is_some(),
-                "{} lacks authorities[].{field}",
-                v["name"]
-            );
-        }
+        assert_properties(
+            spec,
+            &[
+                "images",
+                "authorities",
+                "mode",
+                "match",
+                "policy",
+                "mutateDigest",
+                "verifyDigest",
+                "failOpen",
+            ],
+            &format!("{} spec", v["name"]),
+        );
+        assert_properties(
+            &spec["authorities"]["items"]["properties"],
+            &[
+                "name",
+                "key",
+                "keyless",
+                "static",
+                "source",
+                "ctlog",
+                "signatureFormat",
+                "attestations",
+                "rfc3161timestamp",
+            ],
+            &format!("{} authorities[]", v["name"]),
+        );
     }
     // The TrustRoot CRD carries every sigstoreKeys field signet reads (the apiserver
     // prunes the others).
-    let crds = find(&objects, "CustomResourceDefinition");
-    let trust_root = crds
-        .iter()
-        .find(|c| c["metadata"]["name"] == "trustroots.policy.sigstore.dev")
-        .expect("the TrustRoot CRD is shipped");
+    let trust_root = crd("trustroots.policy.sigstore.dev");
     assert_eq!(trust_root["spec"]["scope"], "Cluster");
     let version = &trust_root["spec"]["versions"][0];
     assert_eq!(version["name"], "v1alpha1");
@@ -283,12 +284,11 @@ fn the_crd_and_the_shipped_policies_match_what_signet_reads() {
         ("tLogs", &["baseURL", "hashAlgorithm", "publicKey"][..]),
         ("ctLogs", &["baseURL", "hashAlgorithm", "publicKey"][..]),
     ] {
-        for field in fields {
-            assert!(
-                keys[list]["items"]["properties"].get(*field).is_some(),
-                "TrustRoot lacks sigstoreKeys.{list}[].{field}"
-            );
-        }
+        assert_properties(
+            &keys[list]["items"]["properties"],
+            fields,
+            &format!("TrustRoot sigstoreKeys.{list}[]"),
+        );
     }
     // The example and the ConfigMap's policies load, and are the same policy.
     let example =

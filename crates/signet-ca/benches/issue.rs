@@ -17,54 +17,15 @@ use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::Request;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use der::asn1::{AnyRef, BitStringRef};
-use der::{Decode, Encode};
 use signet_ca::{CaConfig, CaService, DevOidc, Identity};
-use signet_crypto::{KeyAlgorithm, PrivateKey, Signer};
-use spki::AlgorithmIdentifierRef;
+use signet_crypto::Signer as _;
 use tower::ServiceExt as _;
 
-fn csr_pem_b64(key: &PrivateKey) -> String {
-    #[derive(der::Sequence)]
-    struct Info<'a> {
-        version: u8,
-        subject: AnyRef<'a>,
-        spki: AnyRef<'a>,
-        #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
-        attributes: Vec<AnyRef<'a>>,
-    }
-    #[derive(der::Sequence)]
-    struct Csr<'a> {
-        info: AnyRef<'a>,
-        algorithm: AlgorithmIdentifierRef<'a>,
-        signature: BitStringRef<'a>,
-    }
-    let info = Info {
-        version: 0,
-        subject: AnyRef::from_der(&[0x30, 0x00]).expect("empty name"),
-        spki: AnyRef::from_der(key.public_key().spki_der()).expect("spki"),
-        attributes: Vec::new(),
-    }
-    .to_der()
-    .expect("info");
-    let signature = key.sign(&info).expect("sign");
-    let der = Csr {
-        info: AnyRef::from_der(&info).expect("info"),
-        algorithm: AlgorithmIdentifierRef {
-            oid: const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-            parameters: None,
-        },
-        signature: BitStringRef::from_bytes(&signature).expect("bits"),
-    }
-    .to_der()
-    .expect("csr");
-    let pem = der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
-        .expect("pem");
-    STANDARD.encode(pem)
-}
+// The integration tests' helpers (CSRs, keys); they unwrap, as tests do.
+#[allow(clippy::unwrap_used)]
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -90,7 +51,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("issue");
     group.throughput(Throughput::Elements(1));
 
-    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+    let key = support::new_key();
     let identity = Identity::email("bench@example.com", dev.issuer_url());
     group.bench_function("core", |b| {
         b.iter(|| {
@@ -102,7 +63,8 @@ fn bench(c: &mut Criterion) {
     });
 
     let token = dev.mint("bench@example.com", None).expect("token");
-    let body = serde_json::json!({ "certificateSigningRequest": csr_pem_b64(&key) }).to_string();
+    let body =
+        serde_json::json!({ "certificateSigningRequest": support::csr_field(&key) }).to_string();
     let request = || {
         Request::post("/api/v2/signingCert")
             .header("content-type", "application/json")

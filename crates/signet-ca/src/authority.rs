@@ -16,8 +16,8 @@ use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use crate::CaError;
 use crate::certificate::{
     CaProfile, EMPTY_NAME, ID_KP_CODE_SIGNING, IssuingKey, TbsFields, authority_certificate,
-    authority_key_identifier, encode_tbs, encoding, extended_key_usage, extension, key_identifier,
-    key_usage, pem, random_serial, split_certificate, subject_der, subject_key_identifier,
+    authority_key_identifier, encode_tbs, encoding, extended_key_usage, extension, is_issued_by,
+    key_identifier, key_usage, random_serial, subject_der, subject_key_identifier,
 };
 use crate::identity::{FulcioExtension, Identity, SubjectName};
 use crate::sct::{CtLogSigner, poison_extension, sct_list_extension};
@@ -152,7 +152,7 @@ impl Authority {
                     lifetime: AUTHORITY_LIFETIME,
                 },
             )?;
-            let root_subject = subject_der(&parse(&root)?)?;
+            let root_subject = subject_der(&root)?;
             let intermediate = authority_certificate(
                 &intermediate_key,
                 &CaProfile {
@@ -190,15 +190,11 @@ impl Authority {
                 "its key is not intermediate.key",
             ));
         }
-        let (tbs, signature) = split_certificate(intermediate.der())
-            .map_err(|e| corrupt(INTERMEDIATE_CERT, &e.to_string()))?;
-        if intermediate.issuer() != root.subject()
-            || root_key.public_key().verify(&tbs, &signature).is_err()
-        {
+        if !is_issued_by(&intermediate, &root) {
             return Err(corrupt(INTERMEDIATE_CERT, "it is not issued by root.pem"));
         }
         Ok(Authority {
-            intermediate_subject: subject_der(&intermediate)?,
+            intermediate_subject: subject_der(intermediate.der())?,
             root,
             intermediate,
             intermediate_key,
@@ -268,22 +264,6 @@ impl Authority {
         }
         self.intermediate_key.sign_certificate(&tbs(&extensions)?)
     }
-
-    /// `[leaf, intermediate, root]` as PEM.
-    pub(crate) fn chain_pem(&self, leaf: &[u8]) -> Result<Vec<String>, CaError> {
-        Ok(vec![
-            pem(leaf)?,
-            pem(self.intermediate.der())?,
-            pem(self.root.der())?,
-        ])
-    }
-}
-
-fn parse(der: &[u8]) -> Result<Certificate, CaError> {
-    Certificate::from_der(der).map_err(|e| CaError::Encoding {
-        what: "a certificate",
-        detail: e.to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -411,7 +391,7 @@ mod tests {
         let der = a
             .issue(&identity, key.public_key(), SystemTime::now())
             .unwrap();
-        let parsed = x509_cert::Certificate::from_der_checked(&der);
+        let parsed = <x509_cert::Certificate as der::Decode>::from_der(&der).unwrap();
         let exts = parsed.tbs_certificate().extensions().unwrap();
         let oids: Vec<String> = exts.iter().map(|e| e.extn_id.to_string()).collect();
         assert_eq!(
@@ -498,24 +478,22 @@ mod tests {
             &PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap(),
         )
         .unwrap();
-        assert!(matches!(
-            Authority::open(
-                tmp.path().join("ca"),
-                "x",
-                Duration::from_secs(600),
-                SystemTime::now()
+        let err = Authority::open(
+            tmp.path().join("ca"),
+            "x",
+            Duration::from_secs(600),
+            SystemTime::now(),
+        )
+        .err()
+        .expect("a foreign intermediate key is refused");
+        assert!(
+            matches!(
+                &err,
+                CaError::CorruptState { path, detail, .. }
+                    if *path == tmp.path().join("ca").join(INTERMEDIATE_CERT)
+                        && detail == "its key is not intermediate.key"
             ),
-            Err(CaError::CorruptState { .. })
-        ));
-    }
-
-    /// Decoding helper: x509-cert's full parse, for tests.
-    trait Checked {
-        fn from_der_checked(der: &[u8]) -> Self;
-    }
-    impl Checked for x509_cert::Certificate {
-        fn from_der_checked(der: &[u8]) -> Self {
-            <x509_cert::Certificate as der::Decode>::from_der(der).unwrap()
-        }
+            "{err:?}"
+        );
     }
 }

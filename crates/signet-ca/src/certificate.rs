@@ -373,10 +373,10 @@ pub(crate) fn authority_certificate(
     issuer_key.sign_certificate(&tbs)
 }
 
-/// The DER of a certificate's subject `Name`, byte for byte.
-pub(crate) fn subject_der(cert: &signet_x509::Certificate) -> Result<Vec<u8>, CaError> {
+/// The DER of a DER certificate's subject `Name`, byte for byte.
+pub(crate) fn subject_der(cert_der: &[u8]) -> Result<Vec<u8>, CaError> {
     let parsed =
-        x509_cert::Certificate::from_der(cert.der()).map_err(encoding("a certificate subject"))?;
+        x509_cert::Certificate::from_der(cert_der).map_err(encoding("a certificate subject"))?;
     parsed
         .tbs_certificate()
         .subject()
@@ -384,14 +384,22 @@ pub(crate) fn subject_der(cert: &signet_x509::Certificate) -> Result<Vec<u8>, Ca
         .map_err(encoding("a certificate subject"))
 }
 
+/// Whether `cert` names `issuer` as its issuer and carries a signature by its key.
+pub(crate) fn is_issued_by(
+    cert: &signet_x509::Certificate,
+    issuer: &signet_x509::Certificate,
+) -> bool {
+    cert.issuer() == issuer.subject()
+        && split_certificate(cert.der()).is_ok_and(|(tbs, signature)| {
+            issuer
+                .public_key()
+                .is_ok_and(|key| key.verify(&tbs, &signature).is_ok())
+        })
+}
+
 /// A certificate as PEM, 64 columns and LF line ends (as Go writes it).
-pub(crate) fn pem(der: &[u8]) -> Result<String, CaError> {
-    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).map_err(|e| {
-        CaError::Encoding {
-            what: "a PEM certificate",
-            detail: e.to_string(),
-        }
-    })
+pub(crate) fn pem(der: &[u8]) -> String {
+    signet_crypto::encode_pem("CERTIFICATE", der)
 }
 
 #[cfg(test)]
@@ -425,7 +433,7 @@ mod tests {
         let (tbs, signature) = split_certificate(root.der()).unwrap();
         root.public_key().unwrap().verify(&tbs, &signature).unwrap();
 
-        let subject = subject_der(&root).unwrap();
+        let subject = subject_der(root.der()).unwrap();
         let inter_key = IssuingKey::generate().unwrap();
         let inter = authority_certificate(
             &inter_key,
@@ -443,6 +451,25 @@ mod tests {
         let inter = Certificate::from_der(&inter).unwrap();
         assert_eq!(inter.issuer(), root.subject());
         assert!(inter.is_ca() && inter.has_code_signing_eku());
+        assert!(is_issued_by(&inter, &root) && is_issued_by(&root, &root));
+        assert!(!is_issued_by(&root, &inter));
+        // Same subject, another key: the name matches, the signature does not.
+        let impostor = authority_certificate(
+            &IssuingKey::generate().unwrap(),
+            &CaProfile {
+                subject: "CN=test root,O=signet",
+                issuer: None,
+                path_len: Some(1),
+                ca: true,
+                eku: None,
+                not_before: now,
+                lifetime: Duration::from_secs(86_400),
+            },
+        )
+        .unwrap();
+        let impostor = Certificate::from_der(&impostor).unwrap();
+        assert_eq!(impostor.subject(), root.subject());
+        assert!(!is_issued_by(&inter, &impostor));
     }
 
     #[test]

@@ -126,14 +126,18 @@ impl CaConfig {
                 self.leaf_validity
             ));
         }
-        if self.organization.is_empty() || self.organization.contains([',', '+', '=', '"', '\\']) {
-            return invalid(format!(
-                "organization {:?} must be non-empty plain text",
-                self.organization
-            ));
-        }
-        Ok(())
+        check_organization(&self.organization)
     }
+}
+
+/// The `O=` of generated certificates: non-empty, and nothing RFC 4514 would parse.
+pub(crate) fn check_organization(organization: &str) -> Result<(), CaError> {
+    if organization.is_empty() || organization.contains([',', '+', '=', '"', '\\']) {
+        return Err(CaError::InvalidConfig {
+            detail: format!("organization {organization:?} must be non-empty plain text"),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -162,14 +166,26 @@ mod tests {
             OidcIssuerConfig::new("https://a.example", IdentityKind::Email),
             OidcIssuerConfig::new("https://a.example", IdentityKind::Uri),
         ]);
-        let err = config.validate().unwrap_err().to_string();
-        assert!(err.contains("listed twice"), "{err}");
+        let invalid = |config: &CaConfig| match config.validate() {
+            Err(CaError::InvalidConfig { detail }) => detail,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        };
+        assert_eq!(
+            invalid(&config),
+            "issuer \"https://a.example\" is listed twice"
+        );
         config.issuers.pop();
         config.validate().unwrap();
+        config.organization = "a,b".into();
+        assert_eq!(
+            invalid(&config),
+            "organization \"a,b\" must be non-empty plain text"
+        );
+        config.organization = "signet".into();
         config.issuers[0].url = "ftp://x".into();
-        assert!(matches!(
-            config.validate(),
-            Err(CaError::InvalidConfig { .. })
-        ));
+        assert_eq!(
+            invalid(&config),
+            "issuer 0 url \"ftp://x\" is not an http(s) URL"
+        );
     }
 }

@@ -54,7 +54,7 @@ use signet_crypto::{KeyAlgorithm, PrivateKey, Signer as _};
 
 use crate::config::{IdentityKind, OidcIssuerConfig};
 use crate::error::method_not_allowed;
-use crate::fulcio::{MAX_BODY_BYTES, body_bytes, content_type};
+use crate::fulcio::{MAX_BODY_BYTES, body_bytes, content_type, media_type};
 use crate::state::{StateDir, write_key};
 use crate::{ApiError, CaError};
 use grants::{AuthorizationRequest, Grant, Grants, OAuthError};
@@ -349,9 +349,8 @@ async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body_bytes(body)?;
-    if content_type(&headers).is_some_and(|t| {
-        t.split(';').next().map(str::trim) == Some("application/x-www-form-urlencoded")
-    }) {
+    if content_type(&headers).is_some_and(|t| media_type(&t) == "application/x-www-form-urlencoded")
+    {
         return Ok(match oauth_token(&dev, &body) {
             Ok(response) => response,
             Err(e) => oauth_error(&e),
@@ -387,15 +386,19 @@ fn token_response(token: &str) -> Response {
         .into_response()
 }
 
-/// RFC 6749 §5.2: 400 with `{"error", "error_description"}` (503 when full).
-fn oauth_error(e: &OAuthError) -> Response {
-    let status = match e.code {
+/// The status of an OAuth error: 400, except 503 when full and 500 for our failures.
+fn oauth_status(e: &OAuthError) -> StatusCode {
+    match e.code {
         "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
-    };
+    }
+}
+
+/// RFC 6749 §5.2: `{"error", "error_description"}` with [`oauth_status`].
+fn oauth_error(e: &OAuthError) -> Response {
     (
-        status,
+        oauth_status(e),
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(json!({"error": e.code, "error_description": e.description})),
     )
@@ -567,13 +570,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 fn error_page(e: &OAuthError) -> Response {
-    let status = match e.code {
-        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
     page(
-        status,
+        oauth_status(e),
         "Sign-in refused",
         &format!(
             "<p>{}: {}</p>",
@@ -805,11 +803,13 @@ mod tests {
         assert_eq!(inspect(&token).unwrap().issuer, "https://elsewhere.example");
         assert!(matches!(
             dev.mint("bad\nsubject", None),
-            Err(CaError::InvalidConfig { .. })
+            Err(CaError::InvalidConfig { detail })
+                if detail == r#"subject "bad\nsubject" must be 1 to 256 characters without control characters"#
         ));
         assert!(matches!(
             DevOidc::open(tmp.path(), "ftp://x"),
-            Err(CaError::InvalidConfig { .. })
+            Err(CaError::InvalidConfig { detail })
+                if detail == r#"the development issuer's base URL "ftp://x" is not an http(s) URL"#
         ));
     }
 
@@ -830,6 +830,15 @@ mod tests {
     impl Answer {
         fn json(&self) -> Value {
             serde_json::from_str(&self.body).unwrap()
+        }
+
+        /// The redirect's `Location` and its query parameters.
+        fn redirect(&self) -> (reqwest::Url, HashMap<String, String>) {
+            assert_eq!(self.status, StatusCode::FOUND, "{}", self.body);
+            let location =
+                reqwest::Url::parse(self.headers[header::LOCATION].to_str().unwrap()).unwrap();
+            let params = location.query_pairs().into_owned().collect();
+            (location, params)
         }
     }
 
@@ -939,15 +948,12 @@ mod tests {
             None,
         )
         .await;
-        assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.body);
-        let location =
-            reqwest::Url::parse(answer.headers[header::LOCATION].to_str().unwrap()).unwrap();
+        let (location, params) = answer.redirect();
         assert_eq!(
             location.as_str().split('?').next(),
             Some(REDIRECT),
             "{location}"
         );
-        let params: HashMap<String, String> = location.query_pairs().into_owned().collect();
         assert_eq!(params["state"], "st<ate>");
         let code = params["code"].as_str();
 
@@ -982,7 +988,13 @@ mod tests {
         // The code is single use.
         let again = redeem(VERIFIER, code.to_string()).await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST);
-        assert_eq!(again.json()["error"], "invalid_grant");
+        assert_eq!(
+            again.json(),
+            json!({
+                "error": "invalid_grant",
+                "error_description": "unknown or already used authorization code",
+            })
+        );
 
         // A wrong PKCE verifier is refused.
         let answer = call(
@@ -992,21 +1004,15 @@ mod tests {
             None,
         )
         .await;
-        let location =
-            reqwest::Url::parse(answer.headers[header::LOCATION].to_str().unwrap()).unwrap();
-        let code = location
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
+        let code = answer.redirect().1["code"].clone();
         let bad = redeem("wrong-verifier-wrong-verifier-wrong-verifier-0", code).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-        let bad = bad.json();
-        assert_eq!(bad["error"], "invalid_grant");
-        assert!(
-            bad["error_description"].as_str().unwrap().contains("PKCE"),
-            "{bad}"
+        assert_eq!(
+            bad.json(),
+            json!({
+                "error": "invalid_grant",
+                "error_description": "code_verifier does not match the code_challenge (PKCE S256)",
+            })
         );
     }
 

@@ -85,8 +85,8 @@ impl CaService {
             SystemTime::now(),
         )?;
         let chain_pem = vec![
-            pem(authority.intermediate().der())?,
-            pem(authority.root().der())?,
+            pem(authority.intermediate().der()),
+            pem(authority.root().der()),
         ];
         Ok(CaService {
             inner: Arc::new(CaInner {
@@ -265,10 +265,15 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase())
 }
 
+/// The media type of a (lowercased) `Content-Type`, without its parameters.
+pub(crate) fn media_type(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or_default().trim()
+}
+
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     match content_type(headers) {
         None => Ok(()),
-        Some(t) if t.split(';').next().map(str::trim) == Some("application/json") => Ok(()),
+        Some(t) if media_type(&t) == "application/json" => Ok(()),
         Some(found) => Err(ApiError::UnsupportedMediaType {
             found: found.chars().take(100).collect(),
             expected: "application/json",
@@ -357,7 +362,10 @@ async fn certify(
         );
     })?;
     let leaf = inner.authority.issue(&identity, &key, now)?;
-    Ok(inner.authority.chain_pem(&leaf)?)
+    let mut chain = Vec::with_capacity(1 + inner.chain_pem.len());
+    chain.push(pem(&leaf));
+    chain.extend(inner.chain_pem.iter().cloned());
+    Ok(chain)
 }
 
 async fn signing_cert_v2(

@@ -245,26 +245,26 @@ impl JwksCache {
         })
     }
 
-    /// The cached keys of `issuer` and their age, if any.
-    fn cached(&self, issuer: &str) -> Option<(Arc<Vec<Jwk>>, Duration)> {
+    /// The cached keys of `issuer`, if they are younger than the TTL and either know
+    /// `kid` or were fetched too recently to refetch for an unknown one.
+    fn fresh(&self, issuer: &str, kid: Option<&str>) -> Option<Arc<Vec<Jwk>>> {
         let entries = self.entries.lock().ok()?;
-        entries
-            .get(issuer)
-            .map(|c| (c.keys.clone(), c.fetched.elapsed()))
-    }
-
-    fn usable(&self, cached: &(Arc<Vec<Jwk>>, Duration), kid: Option<&str>) -> bool {
-        let (keys, age) = cached;
-        if *age >= self.ttl {
-            return false;
-        }
-        match kid {
-            Some(kid) if !keys.iter().any(|k| k.common.key_id.as_deref() == Some(kid)) => {
+        let cached = entries.get(issuer)?;
+        let age = cached.fetched.elapsed();
+        let usable = age < self.ttl
+            && match kid {
                 // An unknown kid: the issuer may have rotated. Refetch, but not too often.
-                *age < MIN_REFRESH_INTERVAL
-            }
-            _ => true,
-        }
+                Some(kid)
+                    if !cached
+                        .keys
+                        .iter()
+                        .any(|k| k.common.key_id.as_deref() == Some(kid)) =>
+                {
+                    age < MIN_REFRESH_INTERVAL
+                }
+                _ => true,
+            };
+        usable.then(|| cached.keys.clone())
     }
 
     /// The JWKS of `issuer`, from the cache or fetched.
@@ -273,10 +273,8 @@ impl JwksCache {
         issuer: &str,
         kid: Option<&str>,
     ) -> Result<Arc<Vec<Jwk>>, TokenError> {
-        if let Some(cached) = self.cached(issuer)
-            && self.usable(&cached, kid)
-        {
-            return Ok(cached.0);
+        if let Some(keys) = self.fresh(issuer, kid) {
+            return Ok(keys);
         }
         let lock = {
             let mut fetching = self
@@ -290,10 +288,8 @@ impl JwksCache {
         };
         let _guard = lock.lock().await;
         // Another request may have fetched while this one waited.
-        if let Some(cached) = self.cached(issuer)
-            && self.usable(&cached, kid)
-        {
-            return Ok(cached.0);
+        if let Some(keys) = self.fresh(issuer, kid) {
+            return Ok(keys);
         }
         let keys = Arc::new(self.fetch(issuer).await?);
         if let Ok(mut entries) = self.entries.lock() {
@@ -468,7 +464,12 @@ mod tests {
             "{}.{claims}.c2ln",
             b64(&serde_json::json!({"alg": "ES256", "crit": ["x"]}))
         );
-        assert!(matches!(inspect(&crit), Err(TokenError::Malformed { .. })));
+        assert_eq!(
+            inspect(&crit),
+            Err(malformed(
+                "critical header parameters (\"crit\") are not supported"
+            ))
+        );
         let no_iss = format!(
             "{}.{}.c2ln",
             b64(&serde_json::json!({"alg": "ES256"})),
@@ -488,7 +489,15 @@ mod tests {
         ]});
         let keys = parse_jwks(&serde_json::to_vec(&doc).unwrap()).unwrap();
         assert_eq!(keys.len(), 1);
-        assert!(parse_jwks(b"{}").is_err());
-        assert!(parse_jwks(b"nope").is_err());
+        assert_eq!(keys[0].common.key_id.as_deref(), Some("a"));
+        assert_eq!(
+            parse_jwks(b"{}").unwrap_err(),
+            "the JWKS has no \"keys\" array"
+        );
+        assert!(
+            parse_jwks(b"nope")
+                .unwrap_err()
+                .starts_with("the JWKS is not JSON: "),
+        );
     }
 }

@@ -11,8 +11,8 @@ use signet_crypto::{KeyAlgorithm, PublicKey};
 use spki::AlgorithmIdentifierRef;
 
 use crate::RequestError;
+use crate::certificate::ECDSA_WITH_SHA256;
 
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");

@@ -201,7 +201,7 @@ pub(crate) fn write_key(dir: &Path, name: &str, key: &PrivateKey) -> Result<(), 
 
 /// Writes a certificate as PEM (0644).
 pub(crate) fn write_certificate(dir: &Path, name: &str, der: &[u8]) -> Result<(), CaError> {
-    write_new(dir, name, crate::certificate::pem(der)?.as_bytes(), 0o644)
+    write_new(dir, name, crate::certificate::pem(der).as_bytes(), 0o644)
 }
 
 #[cfg(test)]

@@ -467,7 +467,8 @@ mod tests {
         assert!(!req.cert_req && req.nonce.is_none());
         assert!(matches!(
             parse_der_request(b"\x30\x00"),
-            Err(TimestampRequestError::Malformed { .. })
+            Err(TimestampRequestError::Malformed { detail })
+                if detail.starts_with("not a DER TimeStampReq: ")
         ));
     }
 
@@ -487,19 +488,23 @@ mod tests {
                 found: 3
             })
         );
-        assert!(matches!(
+        assert_eq!(
             parse_json_request(br#"{"artifactHash":"AAAA","hashAlgorithm":"sha1"}"#),
-            Err(TimestampRequestError::UnsupportedHash { .. })
-        ));
-        assert!(matches!(
+            Err(TimestampRequestError::UnsupportedHash {
+                algorithm: "sha1".into()
+            })
+        );
+        assert_eq!(
             parse_json_request(br#"{"hashAlgorithm":"sha256"}"#),
-            Err(TimestampRequestError::Malformed { .. })
-        ));
-        assert!(matches!(
+            Err(malformed(r#""artifactHash" is missing"#))
+        );
+        assert_eq!(
             parse_json_request(
                 br#"{"artifactHash":"CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=","nonce":-1}"#
             ),
-            Err(TimestampRequestError::Malformed { .. })
-        ));
+            Err(malformed(
+                r#""nonce" must be a non-negative integer below 2^64"#
+            ))
+        );
     }
 }

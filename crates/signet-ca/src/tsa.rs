@@ -24,11 +24,12 @@ use der::{Decode, Encode};
 use signet_x509::Certificate;
 
 use crate::certificate::{
-    CaProfile, ID_KP_TIME_STAMPING, IssuingKey, authority_certificate, encoding, pem,
-    random_serial, split_certificate, subject_der,
+    CaProfile, ID_KP_TIME_STAMPING, IssuingKey, authority_certificate, encoding, is_issued_by, pem,
+    random_serial, subject_der,
 };
+use crate::config::check_organization;
 use crate::error::method_not_allowed;
-use crate::fulcio::{MAX_BODY_BYTES, PEM_CHAIN, body_bytes, content_type};
+use crate::fulcio::{MAX_BODY_BYTES, PEM_CHAIN, body_bytes, content_type, media_type};
 use crate::state::{StateDir, write_certificate, write_key};
 use crate::timestamp::{
     DEFAULT_POLICY, TimestampRequest, TimestampSigner, parse_der_request, parse_json_request,
@@ -97,11 +98,7 @@ impl TsaService {
     /// [`CaError::Crypto`] or [`CaError::InvalidConfig`].
     pub fn open(data_dir: &Path, config: TsaConfig) -> Result<TsaService, CaError> {
         let org = &config.organization;
-        if org.is_empty() || org.contains([',', '+', '=', '"', '\\']) {
-            return Err(CaError::InvalidConfig {
-                detail: format!("organization {org:?} must be non-empty plain text"),
-            });
-        }
+        check_organization(org)?;
         let now = SystemTime::now();
         let state = StateDir::open_or_create(data_dir.join("tsa"), FILES, |tmp| {
             let root_key = IssuingKey::generate()?;
@@ -118,13 +115,7 @@ impl TsaService {
                     lifetime: LIFETIME,
                 },
             )?;
-            let root_subject =
-                subject_der(
-                    &Certificate::from_der(&root).map_err(|e| CaError::Encoding {
-                        what: "the TSA root",
-                        detail: e.to_string(),
-                    })?,
-                )?;
+            let root_subject = subject_der(&root)?;
             let leaf = authority_certificate(
                 &leaf_key,
                 &CaProfile {
@@ -153,13 +144,7 @@ impl TsaService {
         if leaf.public_key().ok().as_ref() != Some(key.public_key()) {
             return Err(corrupt("its key is not leaf.key"));
         }
-        let (tbs, signature) =
-            split_certificate(leaf.der()).map_err(|e| corrupt(&e.to_string()))?;
-        if leaf.issuer() != root.subject()
-            || root
-                .public_key()
-                .map_or(true, |k| k.verify(&tbs, &signature).is_err())
-        {
+        if !is_issued_by(&leaf, &root) {
             return Err(corrupt("it is not issued by root.pem"));
         }
         let parsed =
@@ -179,7 +164,7 @@ impl TsaService {
                 .map_err(encoding("the TSA leaf"))?,
             policy: config.policy,
         };
-        let chain_pem = [pem(leaf.der())?, pem(root.der())?].concat();
+        let chain_pem = [pem(leaf.der()), pem(root.der())].concat();
         Ok(TsaService {
             inner: Arc::new(TsaInner {
                 signer,
@@ -249,11 +234,7 @@ async fn timestamp(
 ) -> Result<Response, ApiError> {
     let body = body_bytes(body)?;
     let kind = content_type(&headers);
-    let media = kind
-        .as_deref()
-        .and_then(|t| t.split(';').next())
-        .map(str::trim);
-    let request = match media {
+    let request = match kind.as_deref().map(media_type) {
         Some(TIMESTAMP_QUERY) => parse_der_request(&body)?,
         Some("application/json") => parse_json_request(&body)?,
         // No type: JSON starts with `{`, DER with a SEQUENCE tag.

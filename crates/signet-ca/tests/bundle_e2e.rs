@@ -11,16 +11,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use signet_crypto::{KeyAlgorithm, PrivateKey, Signer as _};
-use signet_formats::sigstore::{
-    Bundle, HashAlgorithm, LogId, PublicKey, PublicKeyDetails, TransparencyLogInstance,
-    TrustedRoot, UnixTime, ValidityWindow,
+use signet_crypto::Signer as _;
+use signet_formats::sigstore::{Bundle, TransparencyLogInstance, TrustedRoot};
+use signet_tlog::checkpoint::{Checkpoint, sign_note};
+use signet_tlog::{LogIndex, TreeSize};
+use signet_verify::bundle::{
+    Artifact, BodyField, BundleError, BundleVerifier, Policy, VerifiedSigner,
 };
-use signet_tlog::LogIndex;
-use signet_tlog::checkpoint::KeyHint;
-use signet_verify::bundle::{Artifact, BundleVerifier, Policy, VerifiedSigner};
 use signet_x509::IdentityMatcher;
-use support::{csr_field, new_key, start};
+use support::{csr_field, new_key, rekor_log, start};
 
 /// A Rekor v1 log that holds exactly one entry: its `tlogs[]` entry and the bundle's
 /// `tlogEntries[0]` for `body`.
@@ -28,35 +27,26 @@ fn one_entry_log(
     body: &[u8],
     integrated_time: i64,
 ) -> (TransparencyLogInstance, serde_json::Value) {
-    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let key = new_key();
     let log_id = key.public_key().key_id();
-    let log_id_hex = log_id.to_string();
-    let set_payload =
-        signet_tlog::set::set_payload(body, integrated_time, &log_id_hex, LogIndex(0)).unwrap();
-    let set = key.sign(&set_payload).unwrap();
+    let set = signet_tlog::set::sign_set(
+        &key,
+        body,
+        integrated_time,
+        &log_id.to_string(),
+        LogIndex(0),
+    )
+    .unwrap();
     let root = signet_tlog::merkle::leaf_hash(body);
-    let text = format!("rekor.local - 1\n1\n{}\n", STANDARD.encode(root.0));
-    let hint = KeyHint::for_key("rekor.local", key.public_key());
-    let note_signature = key.sign(text.as_bytes()).unwrap();
-    let envelope = format!(
-        "{text}\n\u{2014} rekor.local {}\n",
-        STANDARD.encode([hint.0.as_slice(), &note_signature].concat())
-    );
-    let instance = TransparencyLogInstance {
-        base_url: "http://rekor.local".into(),
-        hash_algorithm: HashAlgorithm::Sha2_256,
-        public_key: PublicKey {
-            raw_bytes: key.public_key().spki_der().to_vec(),
-            key_details: PublicKeyDetails::PkixEcdsaP256Sha256,
-            valid_for: ValidityWindow::new("validFor", UnixTime(integrated_time - 3600), None)
-                .unwrap(),
-        },
-        log_id: LogId {
-            key_id: log_id.as_bytes().to_vec(),
-        },
-        checkpoint_key_id: None,
-        operator: String::new(),
-    };
+    let text = Checkpoint {
+        origin: "rekor.local - 1".into(),
+        tree_size: TreeSize(1),
+        root_hash: root,
+        extensions: Vec::new(),
+    }
+    .to_body();
+    let envelope = sign_note(&text, "rekor.local", &key).unwrap();
+    let instance = rekor_log(key.public_key(), integrated_time - 3600);
     let entry = json!({
         "logIndex": "0",
         "logId": { "keyId": STANDARD.encode(log_id.as_bytes()) },
@@ -171,24 +161,30 @@ async fn bundles_from_this_ca_and_tsa_verify_with_its_trusted_root() {
         "integrated time and genTime"
     );
 
+    let err = verifier
+        .verify(&bundle, Artifact::Bytes(b"another artifact"), &policy)
+        .unwrap_err();
     assert!(
-        verifier
-            .verify(&bundle, Artifact::Bytes(b"another artifact"), &policy)
-            .is_err()
+        matches!(
+            err,
+            BundleError::TlogBodyMismatch {
+                field: BodyField::Digest,
+                ..
+            }
+        ),
+        "{err}"
     );
     let stranger = Policy::Identity(IdentityMatcher::exact("other@example.com", stack.issuer()));
-    assert!(
-        verifier
-            .verify(&bundle, Artifact::Bytes(artifact), &stranger)
-            .is_err()
-    );
+    let err = verifier
+        .verify(&bundle, Artifact::Bytes(artifact), &stranger)
+        .unwrap_err();
+    assert!(matches!(err, BundleError::IdentityMismatch { .. }), "{err}");
     // A root without this CA's CT log refuses the certificate (the SCT is required).
     let mut no_ct = root.clone();
     no_ct.ctlogs.clear();
-    assert!(
-        BundleVerifier::new(&no_ct)
-            .unwrap()
-            .verify(&bundle, Artifact::Bytes(artifact), &policy)
-            .is_err()
-    );
+    let err = BundleVerifier::new(&no_ct)
+        .unwrap()
+        .verify(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap_err();
+    assert!(matches!(err, BundleError::SctUnverified { .. }), "{err}");
 }

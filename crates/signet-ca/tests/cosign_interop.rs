@@ -8,25 +8,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn cosign_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("SIGNET_TEST_COSIGN") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let dir = std::env::var("SIGNET_TEST_DIR").unwrap_or_else(|_| "/tmp/signet-test-env".into());
-    let env = std::fs::read_to_string(Path::new(&dir).join("env.sh")).ok()?;
-    env.lines()
-        .filter_map(|l| l.trim().trim_start_matches("export ").split_once('='))
-        .find(|(k, _)| *k == "SIGNET_TEST_COSIGN")
-        .map(|(_, v)| PathBuf::from(v.trim_matches(|c| c == '"' || c == '\'')))
-        .filter(|p| p.is_file())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cosign_signs_with_a_certificate_from_this_ca_and_verifies_it() {
-    let Some(cosign) = cosign_binary() else {
+    let Some(cosign) = support::test_tool("SIGNET_TEST_COSIGN") else {
         eprintln!("skipping: cosign not installed (run `bash scripts/test-env.sh tools`)");
         return;
     };
@@ -46,21 +32,15 @@ async fn cosign_signs_with_a_certificate_from_this_ca_and_verifies_it() {
     let issuer = stack.issuer();
 
     let run = move |args: Vec<String>| {
-        let out = Command::new(&cosign)
-            .args(&args)
-            .current_dir(&dir)
-            .env("HOME", dir.join("home"))
-            .env("SIGSTORE_ROOT_FILE", dir.join("ca_chain.pem"))
-            .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", dir.join("ctlog.pub"))
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+        support::outcome(
+            &Command::new(&cosign)
+                .args(&args)
+                .current_dir(&dir)
+                .env("HOME", dir.join("home"))
+                .env("SIGSTORE_ROOT_FILE", dir.join("ca_chain.pem"))
+                .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", dir.join("ctlog.pub"))
+                .output()
+                .unwrap(),
         )
     };
     let strings = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();

@@ -17,7 +17,7 @@ use signet_x509::{
     Certificate, CertificateAuthority, CtLog, IdentityMatcher, San, TimeRange, UnixTime,
     verify_chain, verify_embedded_scts,
 };
-use support::{Stack, b64url_json, csr_field, new_key, now, start};
+use support::{Stack, b64url_json, csr_field, new_key, now, proof_request, start};
 
 fn chain_of(body: &Value) -> Vec<Certificate> {
     let pems = body["signedCertificateEmbeddedSct"]["chain"]["certificates"]
@@ -294,6 +294,13 @@ async fn bad_tokens_and_keys_are_rejected() {
     // No token at all.
     let (status, body) = stack.post_json("/api/v2/signingCert", &csr, None).await;
     assert_eq!(status, 401, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no identity token"),
+        "{body}"
+    );
 
     // A CSR signed by another key than the one it names.
     let mismatched = STANDARD.encode(support::csr(key.public_key(), &other));
@@ -305,19 +312,19 @@ async fn bad_tokens_and_keys_are_rejected() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("CSR signature"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the CSR signature does not verify"),
+        "{body}"
+    );
 
     // A proof of possession made with another key than the submitted one.
     let (status, body) = stack
         .post_json(
             "/api/v2/signingCert",
-            &json!({
-                "credentials": { "oidcIdentityToken": good },
-                "publicKeyRequest": {
-                    "publicKey": { "content": key.public_key().to_pem() },
-                    "proofOfPossession": STANDARD.encode(other.sign(email.as_bytes()).unwrap()),
-                },
-            }),
+            &proof_request(&good, &key, &other, email),
             None,
         )
         .await;
@@ -326,7 +333,8 @@ async fn bad_tokens_and_keys_are_rejected() {
         body["message"]
             .as_str()
             .unwrap()
-            .contains("proof of possession")
+            .starts_with("the proof of possession does not verify"),
+        "{body}"
     );
 
     // A trusted issuer that cannot be reached: 503, still JSON.
@@ -337,6 +345,13 @@ async fn bad_tokens_and_keys_are_rejected() {
         .post_json("/api/v2/signingCert", &csr, Some(&stack.sign(&unserved)))
         .await;
     assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with(&format!(
+            "cannot fetch the signing keys of issuer \"{}/unserved\": ",
+            stack.base
+        )),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -364,58 +379,180 @@ async fn bad_input_gets_a_json_4xx() {
     }
     use reqwest::Method;
     let json_type = Some("application/json");
-    /// Method, path, Content-Type, body, expected status.
-    type Case = (Method, &'static str, Option<&'static str>, Vec<u8>, u16);
+    let v2 = "/api/v2/signingCert";
+    let json_body = |v: Value| v.to_string().into_bytes();
+    /// Method, path, Content-Type, body, expected status, start of the message.
+    type Case = (
+        Method,
+        &'static str,
+        Option<&'static str>,
+        Vec<u8>,
+        u16,
+        &'static str,
+    );
     let cases: Vec<Case> = vec![
-        (Method::POST, "/api/v2/signingCert", json_type, b"not json".to_vec(), 400),
-        (Method::POST, "/api/v2/signingCert", json_type, b"[]".to_vec(), 400),
-        (Method::POST, "/api/v2/signingCert", Some("text/plain"), b"{}".to_vec(), 415),
-        (Method::POST, "/api/v2/signingCert", json_type, vec![b' '; 100 * 1024], 413),
-        (Method::POST, "/api/v2/signingCert", json_type, b"{}".to_vec(), 400),
         (
             Method::POST,
-            "/api/v2/signingCert",
+            v2,
             json_type,
-            json!({"certificateSigningRequest": "***", "credentials": {"oidcIdentityToken": token}})
-                .to_string()
-                .into_bytes(),
+            b"not json".to_vec(),
             400,
+            "malformed request body: expected a JSON object: ",
         ),
         (
             Method::POST,
-            "/api/v2/signingCert",
+            v2,
             json_type,
-            json!({"certificateSigningRequest": csr_field(&key), "publicKeyRequest": {}})
-                .to_string()
-                .into_bytes(),
+            b"[]".to_vec(),
             400,
+            // serde reads a struct from an array too: an empty one is a request
+            // without fields.
+            "the request has no key",
         ),
         (
             Method::POST,
-            "/api/v2/signingCert",
-            json_type,
-            json!({"credentials": {"oidcIdentityToken": token},
-                   "publicKeyRequest": {"publicKey": {"content": "not a key"}, "proofOfPossession": "AAAA"}})
-                .to_string()
-                .into_bytes(),
-            400,
+            v2,
+            Some("text/plain"),
+            b"{}".to_vec(),
+            415,
+            "unsupported Content-Type \"text/plain\": expected application/json",
         ),
-        (Method::POST, "/api/v1/signingCert", json_type, b"{\"publicKey\":{}}".to_vec(), 400),
-        (Method::GET, "/api/v2/signingCert", None, vec![], 405),
-        (Method::DELETE, "/api/v2/trustBundle", None, vec![], 405),
-        (Method::GET, "/no/such/endpoint", None, vec![], 404),
-        (Method::POST, "/api/v1/timestamp", Some("application/timestamp-query"), b"\x30\x03\x02\x01".to_vec(), 400),
-        (Method::POST, "/api/v1/timestamp", Some("application/json"), b"{\"artifactHash\":\"AAAA\",\"hashAlgorithm\":\"md5\"}".to_vec(), 400),
-        (Method::POST, "/api/v1/timestamp", Some("text/plain"), b"x".to_vec(), 415),
-        (Method::POST, "/api/v1/timestamp", Some("application/timestamp-query"), vec![0x30; 70 * 1024], 413),
-        (Method::GET, "/api/v1/timestamp", None, vec![], 405),
-        (Method::POST, "/oidc/token", json_type, b"{}".to_vec(), 400),
-        (Method::POST, "/oidc/token", json_type, b"{\"subject\":\"\"}".to_vec(), 400),
+        (
+            Method::POST,
+            v2,
+            json_type,
+            vec![b' '; 100 * 1024],
+            413,
+            "the request body is larger than 65536 bytes",
+        ),
+        (
+            Method::POST,
+            v2,
+            json_type,
+            b"{}".to_vec(),
+            400,
+            "the request has no key",
+        ),
+        (
+            Method::POST,
+            v2,
+            json_type,
+            json_body(
+                json!({"certificateSigningRequest": "***", "credentials": {"oidcIdentityToken": token}}),
+            ),
+            400,
+            "`certificateSigningRequest` is malformed: not base64",
+        ),
+        (
+            Method::POST,
+            v2,
+            json_type,
+            json_body(
+                json!({"certificateSigningRequest": csr_field(&key), "publicKeyRequest": {}}),
+            ),
+            400,
+            "the request has both `publicKeyRequest` and `certificateSigningRequest`",
+        ),
+        (
+            Method::POST,
+            v2,
+            json_type,
+            json_body(json!({"credentials": {"oidcIdentityToken": token},
+                   "publicKeyRequest": {"publicKey": {"content": "not a key"}, "proofOfPossession": "AAAA"}})),
+            400,
+            "the public key cannot be certified: ",
+        ),
+        (
+            Method::POST,
+            "/api/v1/signingCert",
+            json_type,
+            b"{\"publicKey\":{}}".to_vec(),
+            400,
+            "`publicKey` is malformed: `content` is missing",
+        ),
+        (Method::GET, v2, None, vec![], 405, "method not allowed"),
+        (
+            Method::DELETE,
+            "/api/v2/trustBundle",
+            None,
+            vec![],
+            405,
+            "method not allowed",
+        ),
+        (
+            Method::GET,
+            "/no/such/endpoint",
+            None,
+            vec![],
+            404,
+            "no endpoint at /no/such/endpoint",
+        ),
+        (
+            Method::POST,
+            "/api/v1/timestamp",
+            Some("application/timestamp-query"),
+            b"\x30\x03\x02\x01".to_vec(),
+            400,
+            "malformed timestamp request: not a DER TimeStampReq: ",
+        ),
+        (
+            Method::POST,
+            "/api/v1/timestamp",
+            Some("application/json"),
+            b"{\"artifactHash\":\"AAAA\",\"hashAlgorithm\":\"md5\"}".to_vec(),
+            400,
+            "timestamp request hash algorithm md5 is not accepted",
+        ),
+        (
+            Method::POST,
+            "/api/v1/timestamp",
+            Some("text/plain"),
+            b"x".to_vec(),
+            415,
+            "unsupported Content-Type \"text/plain\": expected application/timestamp-query or application/json",
+        ),
+        (
+            Method::POST,
+            "/api/v1/timestamp",
+            Some("application/timestamp-query"),
+            vec![0x30; 70 * 1024],
+            413,
+            "the request body is larger than 65536 bytes",
+        ),
+        (
+            Method::GET,
+            "/api/v1/timestamp",
+            None,
+            vec![],
+            405,
+            "method not allowed",
+        ),
+        (
+            Method::POST,
+            "/oidc/token",
+            json_type,
+            b"{}".to_vec(),
+            400,
+            "malformed request body: expected {\"subject\": \"…\"}: ",
+        ),
+        (
+            Method::POST,
+            "/oidc/token",
+            json_type,
+            b"{\"subject\":\"\"}".to_vec(),
+            400,
+            "malformed request body: invalid configuration: subject \"\" must be 1 to 256 characters",
+        ),
     ];
-    for (method, path, content_type, body, expected) in cases {
+    for (method, path, content_type, body, expected, message) in cases {
         let (status, json) = raw(&stack, method.clone(), path, content_type, body).await;
         assert_eq!(status, expected, "{method} {path}: {json}");
         assert_eq!(json["code"], expected, "{method} {path}: {json}");
-        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            json["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(message)),
+            "{method} {path}: {json}"
+        );
     }
 }

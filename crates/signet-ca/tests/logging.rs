@@ -9,11 +9,8 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use signet_crypto::Signer as _;
-use support::{b64url_json, csr_field, new_key, now, start};
+use support::{b64url_json, csr_field, new_key, now, proof_request, start};
 
 /// A subscriber that keeps every event as one line of `field=value`s.
 #[derive(Clone, Default)]
@@ -70,13 +67,7 @@ async fn warnings_and_rejections_are_logged_without_tokens() {
     let (status, _) = stack
         .post_json(
             "/api/v2/signingCert",
-            &json!({
-                "credentials": { "oidcIdentityToken": good },
-                "publicKeyRequest": {
-                    "publicKey": { "content": key.public_key().to_pem() },
-                    "proofOfPossession": STANDARD.encode(other.sign(email.as_bytes()).unwrap()),
-                },
-            }),
+            &proof_request(&good, &key, &other, email),
             None,
         )
         .await;

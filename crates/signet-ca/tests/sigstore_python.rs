@@ -9,14 +9,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use signet_crypto::{KeyAlgorithm, PrivateKey, Signer as _};
-use signet_formats::sigstore::{
-    HashAlgorithm, LogId, PublicKey, PublicKeyDetails, TransparencyLogInstance, UnixTime,
-    ValidityWindow,
-};
+use signet_crypto::Signer as _;
 
 const SCRIPT: &str = r#"
 import sys
@@ -50,22 +45,9 @@ assert verifier._verify_signed_timestamp(ts, b"another signature") is None
 print("TIMESTAMP OK")
 "#;
 
-fn python() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("SIGNET_TEST_SIGSTORE_PYTHON") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let dir = std::env::var("SIGNET_TEST_DIR").unwrap_or_else(|_| "/tmp/signet-test-env".into());
-    let env = std::fs::read_to_string(Path::new(&dir).join("env.sh")).ok()?;
-    env.lines()
-        .filter_map(|l| l.trim().trim_start_matches("export ").split_once('='))
-        .find(|(k, _)| *k == "SIGNET_TEST_SIGSTORE_PYTHON")
-        .map(|(_, v)| PathBuf::from(v.trim_matches(|c| c == '"' || c == '\'')))
-        .filter(|p| p.is_file())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigstore_python_accepts_the_certificate_and_the_timestamp() {
-    let Some(python) = python() else {
+    let Some(python) = support::test_tool("SIGNET_TEST_SIGSTORE_PYTHON") else {
         eprintln!(
             "skipping: sigstore-python not installed (run `bash scripts/test-env.sh oracles`)"
         );
@@ -74,21 +56,7 @@ async fn sigstore_python_accepts_the_certificate_and_the_timestamp() {
     let stack = support::start().await;
     let dir = stack.dir.path().to_path_buf();
     // sigstore-python's verifier wants at least one transparency log in the root.
-    let log_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let tlog = TransparencyLogInstance {
-        base_url: "http://rekor.local".into(),
-        hash_algorithm: HashAlgorithm::Sha2_256,
-        public_key: PublicKey {
-            raw_bytes: log_key.public_key().spki_der().to_vec(),
-            key_details: PublicKeyDetails::PkixEcdsaP256Sha256,
-            valid_for: ValidityWindow::new("validFor", UnixTime(0), None).unwrap(),
-        },
-        log_id: LogId {
-            key_id: log_key.public_key().key_id().as_bytes().to_vec(),
-        },
-        checkpoint_key_id: None,
-        operator: String::new(),
-    };
+    let tlog = support::rekor_log(support::new_key().public_key(), 0);
     let root = signet_ca::trusted_root(
         &stack.ca,
         &stack.base,
@@ -103,23 +71,20 @@ async fn sigstore_python_accepts_the_certificate_and_the_timestamp() {
     .unwrap();
     std::fs::write(dir.join("oracle.py"), SCRIPT).unwrap();
     let base = stack.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args(["oracle.py", &base, "trusted_root.json", "token"])
-            .current_dir(&dir)
-            .env("XDG_CACHE_HOME", dir.join("cache"))
-            .env("XDG_DATA_HOME", dir.join("data"))
-            .output()
-            .unwrap()
+    let (ok, log) = tokio::task::spawn_blocking(move || {
+        support::outcome(
+            &Command::new(python)
+                .args(["oracle.py", &base, "trusted_root.json", "token"])
+                .current_dir(&dir)
+                .env("XDG_CACHE_HOME", dir.join("cache"))
+                .env("XDG_DATA_HOME", dir.join("data"))
+                .output()
+                .unwrap(),
+        )
     })
     .await
     .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{log}");
+    assert!(ok, "{log}");
     assert!(
         log.contains("SCT OK") && log.contains("TIMESTAMP OK"),
         "{log}"

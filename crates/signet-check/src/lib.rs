@@ -376,20 +376,26 @@ impl CheckError {
     /// credentials, failing with 5xx), rather than made and failed. A caller that fails
     /// open may allow on these; never on the others.
     pub fn is_infrastructure(&self) -> bool {
+        self.store_error().is_some_and(store_is_infrastructure)
+    }
+
+    /// The store failure under this one, if reading the image, its referrers or its
+    /// `.sig` failed (what [`CheckError::is_infrastructure`] looks at).
+    pub fn store_error(&self) -> Option<&StoreError> {
         match self {
-            CheckError::Store(e) => store_is_infrastructure(e),
+            CheckError::Store(e) => Some(e),
             CheckError::NoSignatures {
                 referrers_error: Some(e),
                 ..
             } => match &**e {
-                ReferrerError::Store(e) => store_is_infrastructure(e),
-                _ => false,
+                ReferrerError::Store(e) => Some(e),
+                _ => None,
             },
             CheckError::BundlesRejected {
                 legacy_error: Some(e),
                 ..
-            } => store_is_infrastructure(e),
-            _ => false,
+            } => Some(e),
+            _ => None,
         }
     }
 }

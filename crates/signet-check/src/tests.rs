@@ -103,6 +103,19 @@ fn infrastructure_failures_are_told_from_verdicts() {
         unsure.is_infrastructure(),
         "the .sig could not be read: no verdict"
     );
+    // The failure under each, for callers that explain it (the webhook's 401 advice).
+    assert!(matches!(
+        unsure.store_error(),
+        Some(StoreError::Registry(RegistryError::Server {
+            status: 503,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        tampered.store_error(),
+        Some(StoreError::Registry(RegistryError::DigestMismatch { .. }))
+    ));
+    assert!(unsigned.store_error().is_none());
 }
 
 #[test]

@@ -187,32 +187,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    shutdown_signal().await;
+    crate::shutdown_signal().await;
     eprintln!("signet admission: shutting down");
     handle.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }
 
 async fn check(args: CheckArgs) -> Result<()> {

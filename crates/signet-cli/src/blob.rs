@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use signet_formats::Digest;
 use signet_formats::sigstore::{Bundle, TrustedRoot, trust};
-use signet_verify::bundle::{Artifact, BundleError, BundleVerifier, Policy};
+use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
 
 use crate::cli::{SignBlobArgs, VerifyBlobArgs};
 use crate::identity::{self, Expected};
@@ -38,12 +38,6 @@ pub(crate) fn load_trusted_root(path: Option<&Path>, staging: bool) -> Result<Tr
     }
 }
 
-/// The verifier's message, plus the flag to pass when a key-signed bundle was made
-/// without a log (`verify-blob` and `verify` both take `--insecure-ignore-tlog`).
-pub(crate) fn explain(error: &BundleError, policy: &Policy) -> String {
-    signet_check::explain(error, policy)
-}
-
 pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
     let policy = match identity::expected(&args.key, &args.identity).await? {
         Expected::Key(key) => Policy::Key(key),
@@ -68,7 +62,7 @@ pub(crate) async fn run(args: VerifyBlobArgs) -> Result<()> {
     };
     verifier
         .verify(&bundle, artifact, &policy)
-        .map_err(|e| anyhow::anyhow!("{}", explain(&e, &policy)))
+        .map_err(|e| anyhow::anyhow!("{}", signet_check::explain(&e, &policy)))
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
     eprintln!("Verified OK");
     Ok(())
@@ -93,8 +87,9 @@ pub(crate) async fn sign(args: SignBlobArgs) -> Result<()> {
             signet_sign::bundle::sign_message(&key, &artifact)?
         }
         None => {
-            let k = crate::keyless::prepare(&args.keyless).await?;
-            signet_sign::keyless::KeylessSigner::new(&k.client, &k.services, &k.token, &k.verifier)
+            crate::keyless::prepare(&args.keyless)
+                .await?
+                .signer()
                 .sign_message(&artifact)
                 .await?
         }

@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use signet_formats::sigstore::{Service, SigningConfig, UnixTime};
 use signet_sign::keyless::interactive::{DEFAULT_BROWSER_TIMEOUT, DEFAULT_ISSUER};
 use signet_sign::keyless::{
-    AuthFlow, IdentityToken, OidcClient, Prompt, Services, TokenOptions, TokenSource, find_token,
-    open_browser,
+    AuthFlow, IdentityToken, KeylessSigner, OidcClient, Prompt, Services, TokenOptions,
+    TokenSource, find_token, open_browser,
 };
 use signet_verify::bundle::BundleVerifier;
 
@@ -28,12 +28,20 @@ pub(crate) struct Keyless {
     pub(crate) verifier: BundleVerifier,
 }
 
-fn now() -> UnixTime {
+/// The current time, for signing and for picking services.
+pub(crate) fn now() -> UnixTime {
     UnixTime(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
     )
+}
+
+impl Keyless {
+    /// The signer that borrows all of this.
+    pub(crate) fn signer(&self) -> KeylessSigner<'_> {
+        KeylessSigner::new(&self.client, &self.services, &self.token, &self.verifier)
+    }
 }
 
 /// The first service valid now (and of `version`, when given).

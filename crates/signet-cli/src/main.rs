@@ -81,3 +81,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(a) => log::run(a),
     }
 }
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: when `serve` and `admission` stop.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

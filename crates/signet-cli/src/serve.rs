@@ -225,29 +225,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     std::io::stdout().flush().ok();
 
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(crate::shutdown_signal())
         .await
         .context("serving")?;
     drop(log);
     Ok(())
-}
-
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 /// `signet dev-token`: a token from the dev issuer of a stack started with `--dev-oidc`.

@@ -5,9 +5,7 @@
 use anyhow::{Context, Result, bail};
 use signet_formats::ImageLocation;
 use signet_formats::cosign::ManifestFlavor;
-use signet_formats::sigstore::UnixTime;
 use signet_oci::referrers::ReferrersSource;
-use signet_sign::keyless::KeylessSigner;
 use signet_sign::referrer::{BundleSigner, sign_image_referrers};
 use signet_sign::{Outcome, Recursion, SignOptions, sign_image};
 
@@ -31,17 +29,16 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
     for image in &args.images {
         targets.push(registry::open(image, &client).with_context(|| format!("image {image}"))?);
     }
+    // A key, or (keyless) the token, services and trust a signer borrows.
     let (key, keyless) = match &args.key {
         Some(key_ref) => (Some(keys::load_private_key(key_ref).await?), None),
         None => (None, Some(keyless::prepare(&args.keyless).await?)),
     };
-    let keyless_signer = keyless
-        .as_ref()
-        .map(|k| KeylessSigner::new(&k.client, &k.services, &k.token, &k.verifier));
+    let keyless_signer = keyless.as_ref().map(keyless::Keyless::signer);
     let bundle_signer = match (&key, &keyless_signer) {
-        (Some(key), _) => BundleSigner::Key(key),
-        (None, Some(signer)) => BundleSigner::Keyless(signer),
-        (None, None) => bail!("internal error: neither a key nor a keyless signer"),
+        (_, Some(signer)) => BundleSigner::Keyless(signer),
+        (Some(key), None) => BundleSigner::Key(key),
+        (None, None) => unreachable!("a key or a keyless signer was prepared above"),
     };
     if key.is_some() && new_bundle_format && args.tlog_upload {
         eprintln!(
@@ -81,15 +78,12 @@ pub(crate) async fn run(args: SignArgs) -> Result<()> {
         let signatures = registry::signature_store(store)?;
         eprintln!("Pushing signature to: {}", signatures.name());
         if new_bundle_format {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
             for signed in sign_image_referrers(
                 &signatures,
                 &resolved,
                 bundle_signer,
                 &options,
-                UnixTime(now),
+                keyless::now(),
             )
             .await?
             {

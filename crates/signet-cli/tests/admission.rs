@@ -55,15 +55,7 @@ fn signed_is_allowed_unsigned_denied_wrong_key_denied() {
     let (repo, a, public) = signed_image(env, d, "sig", &[]);
     let b = push_image(env, "b", &repo, "unsigned");
     let (_, other_public) = keypair(d, "other");
-    let policies = [(
-        "release.yaml",
-        policy(
-            "release",
-            &format!("{repo}**"),
-            key_authority(&public, None),
-            json!({}),
-        ),
-    )];
+    let policies = [("release.yaml", key_policy("release", &repo, &public, None))];
     runtime().block_on(async {
         let hook = start(&policies, Options::default()).await;
         // signed, by tag+digest as the mutating webhook writes it
@@ -108,12 +100,7 @@ fn signed_is_allowed_unsigned_denied_wrong_key_denied() {
         // the same image under a policy with another key
         let wrong = [(
             "release.yaml",
-            policy(
-                "release",
-                &format!("{repo}**"),
-                key_authority(&other_public, None),
-                json!({}),
-            ),
+            key_policy("release", &repo, &other_public, None),
         )];
         let hook = start(&wrong, Options::default()).await;
         let review = Review::create("team-a", pod(&[&format!("{repo}:v1@{a}")]));
@@ -136,12 +123,7 @@ fn bundle_referrers_and_cosign_signatures_are_admitted() {
         signed_image(env, d, "bundle", &["--new-bundle-format"]);
     let mut policies = vec![(
         "bundle.yaml",
-        policy(
-            "bundle",
-            &format!("{bundle_repo}**"),
-            key_authority(&bundle_key, Some("bundle")),
-            json!({}),
-        ),
+        key_policy("bundle", &bundle_repo, &bundle_key, Some("bundle")),
     )];
     // cosign 2.5, when installed
     let cosigned = env.cosign.clone().map(|cosign_bin| {
@@ -166,12 +148,7 @@ fn bundle_referrers_and_cosign_signatures_are_admitted() {
     match &cosigned {
         Some((repo, _)) => policies.push((
             "cosign.yaml",
-            policy(
-                "cosign",
-                &format!("{repo}**"),
-                key_authority(&d.join("cosign.pub"), None),
-                json!({}),
-            ),
+            key_policy("cosign", repo, &d.join("cosign.pub"), None),
         )),
         None => eprintln!("cosign not installed: only signet's bundles are checked here"),
     }
@@ -198,15 +175,7 @@ fn bundle_referrers_and_cosign_signatures_are_admitted() {
         (repo, a, public)
     });
     if let Some((repo, _, public)) = &on_api {
-        policies.push((
-            "api.yaml",
-            policy(
-                "api",
-                &format!("{repo}**"),
-                key_authority(public, Some("bundle")),
-                json!({}),
-            ),
-        ));
+        policies.push(("api.yaml", key_policy("api", repo, public, Some("bundle"))));
     }
     runtime().block_on(async {
         let hook = start(&policies, Options::default()).await;
@@ -230,12 +199,7 @@ fn bundle_referrers_and_cosign_signatures_are_admitted() {
         // signatureFormat: legacy (the default) does not read bundles
         let legacy = [(
             "bundle.yaml",
-            policy(
-                "bundle",
-                &format!("{bundle_repo}**"),
-                key_authority(&bundle_key, None),
-                json!({}),
-            ),
+            key_policy("bundle", &bundle_repo, &bundle_key, None),
         )];
         let hook = start(&legacy, Options::default()).await;
         let review = Review::create("team-a", pod(&[&format!("{bundle_repo}@{bundle_digest}")]));
@@ -251,15 +215,7 @@ fn mutate_pins_tags_and_a_moved_tag_is_denied() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (repo, a, public) = signed_image(env, d, "moved", &[]);
-    let policies = [(
-        "release.yaml",
-        policy(
-            "release",
-            &format!("{repo}**"),
-            key_authority(&public, None),
-            json!({}),
-        ),
-    )];
+    let policies = [("release.yaml", key_policy("release", &repo, &public, None))];
     let rt = runtime();
     let hook = rt.block_on(start(&policies, Options::default()));
     // mutate: the Deployment's tag is pinned, keeping the tag
@@ -305,7 +261,19 @@ fn mutate_pins_tags_and_a_moved_tag_is_denied() {
         json!(format!("{repo}:v1@{b}"))
     );
     let view = rt.block_on(hook.validate(&review.with_object(object)));
-    assert!(!view.allowed, "the moved tag points at an unsigned image");
+    // the moved tag points at an unsigned image
+    assert_eq!(
+        view.message.as_deref(),
+        Some(
+            pod_denial(
+                &format!("{repo}:v1@{b}"),
+                "release",
+                "authority \"release-key\": no signatures found"
+            )
+            .as_str()
+        ),
+        "{view:?}"
+    );
     // the old pin still names the signed image, which is still admitted
     let old = Review::create("team-a", pod(&[&format!("{repo}:v1@{a}")]));
     assert!(rt.block_on(hook.validate(&old)).allowed);
@@ -365,15 +333,7 @@ fn warn_mode_no_match_settings_and_namespaces() {
         rt.block_on(hook.server.shutdown());
     }
     // namespaces: without the opt-in label (or the webhook's own) nothing is checked
-    let enforce = [(
-        "release.yaml",
-        policy(
-            "release",
-            &format!("{repo}**"),
-            key_authority(&public, None),
-            json!({}),
-        ),
-    )];
+    let enforce = [("release.yaml", key_policy("release", &repo, &public, None))];
     let mut namespaces = NamespaceLabels::unknown();
     namespaces.insert(
         "opted-in",
@@ -561,12 +521,7 @@ fn registry_faults_fail_closed_or_open_and_never_cache_failures() {
     // the same repository, reached through the proxy
     let through = format!("{}/{}", proxy.addr, path_of(&repo));
     let image = format!("{through}@{a}");
-    let closed = policy(
-        "closed",
-        &format!("{through}**"),
-        key_authority(&public, None),
-        json!({}),
-    );
+    let closed = key_policy("closed", &through, &public, None);
     let open = policy(
         "open",
         &format!("{through}**"),
@@ -608,10 +563,10 @@ fn registry_faults_fail_closed_or_open_and_never_cache_failures() {
         elapsed >= timeout - Duration::from_millis(200),
         "{elapsed:?}"
     );
+    let message = view.message.unwrap();
     assert!(
-        view.message
-            .unwrap()
-            .contains("did not finish within the 2s deadline")
+        message.contains("did not finish within the 2s deadline"),
+        "{message}"
     );
 
     // a request whose client goes away mid-verification stores nothing
@@ -660,9 +615,18 @@ fn registry_faults_fail_closed_or_open_and_never_cache_failures() {
     let b = push_image(env, "b", &repo, "unsigned");
     let view =
         rt.block_on(hook.validate(&Review::create("team-a", pod(&[&format!("{through}@{b}")]))));
-    assert!(
-        !view.allowed,
-        "a verification failure denies even with failOpen"
+    // a verification failure denies even with failOpen
+    assert_eq!(
+        view.message.as_deref(),
+        Some(
+            pod_denial(
+                &format!("{through}@{b}"),
+                "open",
+                "authority \"release-key\": no signatures found"
+            )
+            .as_str()
+        ),
+        "{view:?}"
     );
     // and the signed image, once the registry is back, is a verified pass (cached)
     let view = rt.block_on(hook.validate(&Review::create("team-a", pod(&[&image]))));
@@ -715,9 +679,13 @@ fn bad_input_gets_a_clear_4xx_or_a_denial() {
     );
     // an unknown kind
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    let view = rt.block_on(hook.validate(&Review::create("team-a", cm)));
+    assert!(!view.allowed);
     assert!(
-        !rt.block_on(hook.validate(&Review::create("team-a", cm)))
-            .allowed
+        view.message
+            .as_deref()
+            .is_some_and(|m| m.contains("remove it from the webhook configuration's rules")),
+        "{view:?}"
     );
     // garbage policies: reported, the good set keeps serving, /readyz says so
     std::fs::write(hook.policy_dir.join("p.yaml"), "spec: [unterminated").unwrap();
@@ -879,7 +847,15 @@ fn the_binary_refuses_plain_http_and_serves_https() {
         &body,
     )
     .unwrap();
-    assert!(!view.allowed, "no policy matches: denied by default");
+    // no policy matches: denied by default
+    assert_eq!(
+        view.message.as_deref(),
+        Some(pod_denial_no_policy(
+            "127.0.0.1:1/x@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        )
+        .as_str()),
+        "{view:?}"
+    );
     drop(child);
 }
 
@@ -893,12 +869,7 @@ fn admission_check_evaluates_a_manifest_offline() {
     std::fs::create_dir(d.join("policies")).unwrap();
     std::fs::write(
         d.join("policies/p.yaml"),
-        policy(
-            "release",
-            &format!("{repo}**"),
-            key_authority(&public, None),
-            json!({}),
-        ),
+        key_policy("release", &repo, &public, None),
     )
     .unwrap();
     let manifest = format!(
@@ -1427,12 +1398,11 @@ fn image_pull_secrets_are_the_registry_credentials_in_a_cluster() {
     let signed = |name: &str| {
         let repo = unique_repo_on(host, name);
         let a = push_image_with(&authed, env, "a", &repo, "v1");
-        signet(
+        with_key(
             d,
+            "sign",
+            &key,
             &[
-                "sign",
-                "--key",
-                key.to_str().unwrap(),
                 "--registry-username",
                 &env.tls_user,
                 "--registry-password",
@@ -1453,22 +1423,9 @@ fn image_pull_secrets_are_the_registry_credentials_in_a_cluster() {
     let policies = [
         (
             "pod.yaml",
-            policy(
-                "pod-secrets",
-                &format!("{pod_repo}**"),
-                key_authority(&public, None),
-                json!({}),
-            ),
+            key_policy("pod-secrets", &pod_repo, &public, None),
         ),
-        (
-            "sa.yaml",
-            policy(
-                "sa-secrets",
-                &format!("{sa_repo}**"),
-                key_authority(&public, None),
-                json!({}),
-            ),
-        ),
+        ("sa.yaml", key_policy("sa-secrets", &sa_repo, &public, None)),
     ];
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let auth = b64(&format!("{}:{}", env.tls_user, env.tls_password));

@@ -85,18 +85,20 @@ impl Stack {
     }
 
     fn token(&self, subject: &str) -> String {
-        let run = signet(
-            &self.dir,
-            &[
-                "dev-token",
-                "--data-dir",
-                self.dir.to_str().expect("utf-8"),
-                "--subject",
-                subject,
-            ],
-        )
-        .ok();
-        run.stdout.trim().to_string()
+        self.token_from(subject, &[])
+    }
+
+    /// A dev issuer token for `subject`, `extra` flags added (`--issuer`).
+    fn token_from(&self, subject: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "dev-token",
+            "--data-dir",
+            self.dir.to_str().expect("utf-8"),
+            "--subject",
+            subject,
+        ];
+        args.extend_from_slice(extra);
+        signet(&self.dir, &args).ok().stdout.trim().to_string()
     }
 
     /// The flags that point keyless signing at this stack.
@@ -192,6 +194,18 @@ fn verify_blob(stack: &Stack, bundle: &Path, file: &Path, id: &str) -> Run {
     )
 }
 
+/// What `verify-blob` says when `file` is not the artifact `signed` whose digest the
+/// bundle's log entry holds.
+fn digest_mismatch(file: &Path, signed: &Path) -> String {
+    let digest =
+        |p: &Path| signet_formats::Digest::sha256_of(&std::fs::read(p).expect("read")).to_string();
+    format!(
+        "tlog entry 0: the logged digest does not match the bundle: artifact digest: expected {}, entry has {}",
+        digest(file),
+        digest(signed)
+    )
+}
+
 #[test]
 fn blobs_signed_keylessly_verify_in_signet_sigstore_python_and_sigstore_js() {
     let scratch = tempfile::tempdir().expect("tempdir");
@@ -253,8 +267,12 @@ fn blobs_signed_keylessly_verify_in_signet_sigstore_python_and_sigstore_js() {
     );
 
     verify_blob(&stack, &bundle, &file, "alice@example.com").ok();
-    verify_blob(&stack, &bundle, &file, "mallory@example.com").fails(1, "identity");
-    verify_blob(&stack, &bundle, &other, "alice@example.com").fails(1, "digest");
+    verify_blob(&stack, &bundle, &file, "mallory@example.com").fails(
+        1,
+        r#"certificate identity mismatch: expected a SAN matching "mallory@example.com", the certificate has [Email("alice@example.com")]"#,
+    );
+    verify_blob(&stack, &bundle, &other, "alice@example.com")
+        .fails(1, &digest_mismatch(&other, &file));
     // Not under the public-good root.
     signet(
         d,
@@ -308,7 +326,8 @@ fn blobs_signed_keylessly_verify_in_signet_sigstore_python_and_sigstore_js() {
         let ok = python_verify(&cli, &stack, &py_bundle, &py_file, "bob@example.com");
         assert!(ok.status.success(), "sigstore-python verify: {}", show(&ok));
         verify_blob(&stack, &py_bundle, &py_file, "bob@example.com").ok();
-        verify_blob(&stack, &py_bundle, &file, "bob@example.com").fails(1, "digest");
+        verify_blob(&stack, &py_bundle, &file, "bob@example.com")
+            .fails(1, &digest_mismatch(&file, &py_file));
     }
     if let Some(nm) = sigstore_js() {
         let ok = js_verify(&nm, &stack, &bundle, &file, "alice@example.com");
@@ -337,24 +356,12 @@ fn the_ca_refuses_untrusted_issuers_and_signet_names_bad_tokens() {
         signet_env(d, &args, &[("SIGSTORE_ID_TOKEN", "")])
     };
     // A token the dev issuer signed, but claiming another issuer.
-    let foreign = signet(
-        d,
-        &[
-            "dev-token",
-            "--data-dir",
-            stack.dir.to_str().expect("utf-8"),
-            "--subject",
-            "eve@example.com",
-            "--issuer",
-            "https://evil.example.com",
-        ],
-    )
-    .ok()
-    .stdout
-    .trim()
-    .to_string();
-    sign(Some(&foreign)).fails(1, "Fulcio refused the request");
-    sign(Some("not-a-jwt")).fails(1, "identity token");
+    let foreign = stack.token_from("eve@example.com", &["--issuer", "https://evil.example.com"]);
+    sign(Some(&foreign)).fails(1, r#"the Fulcio refused the request (HTTP 401): identity token issuer "https://evil.example.com" is not trusted by this CA"#);
+    sign(Some("not-a-jwt")).fails(
+        1,
+        "the identity token is not usable: not three dot-separated parts",
+    );
     // `--fulcio-auth-flow token`: no interactive sign-in, so no token is an error.
     let mut args = vec!["sign-blob", "--fulcio-auth-flow", "token", "--bundle"];
     args.push(bundle.to_str().expect("utf-8"));
@@ -496,7 +503,12 @@ fn get(url: &str) -> (u16, Option<String>, String) {
 /// stack's issuer and for no one else, and the token was never printed.
 fn check_interactive_bundle(stack: &Stack, bundle: &Path, file: &Path, stderr: &str, id: &str) {
     verify_blob(stack, bundle, file, id).ok();
-    verify_blob(stack, bundle, file, "mallory@example.com").fails(1, "identity");
+    verify_blob(stack, bundle, file, "mallory@example.com").fails(
+        1,
+        &format!(
+            r#"certificate identity mismatch: expected a SAN matching "mallory@example.com", the certificate has [Email("{id}")]"#
+        ),
+    );
     assert!(
         stderr.contains(&format!(
             "Signing keylessly as {id} (issuer {}",
@@ -634,24 +646,27 @@ fn images_signed_keylessly_interoperate_with_cosign() {
     let run = signet(d, &args).ok();
     assert!(run.stderr.contains("bundle referrer"), "{run:?}");
     let root = stack.trust("trusted_root.json");
-    let verify = |id: &str| {
-        signet(
-            d,
-            &[
-                "verify",
-                "--allow-http-registry",
-                "--certificate-identity",
-                id,
-                "--certificate-oidc-issuer",
-                &stack.issuer(),
-                "--trusted-root",
-                root.to_str().expect("utf-8"),
-                &image,
-            ],
-        )
+    let verify = |id: &str, extra: &[&str]| {
+        let issuer = stack.issuer();
+        let mut args = vec![
+            "verify",
+            "--allow-http-registry",
+            "--certificate-identity",
+            id,
+            "--certificate-oidc-issuer",
+            &issuer,
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        args.push(&image);
+        signet(d, &args)
     };
-    verify("dave@example.com").ok();
-    verify("mallory@example.com").fails(12, "identity");
+    verify("dave@example.com", &[]).ok();
+    verify("mallory@example.com", &[]).fails(
+        12,
+        r#"certificate identity mismatch: expected a SAN matching "mallory@example.com", the certificate has [Email("dave@example.com")]"#,
+    );
 
     let cosign_bin = require_cosign!(env);
     let cosign_env = |c: &mut Command| {
@@ -705,22 +720,7 @@ fn images_signed_keylessly_interoperate_with_cosign() {
     cosign_env(&mut c);
     let out = c.output().expect("run cosign");
     assert!(out.status.success(), "cosign sign: {}", show(&out));
-    let run = signet(
-        d,
-        &[
-            "verify",
-            "--allow-http-registry",
-            "--new-bundle-format=false",
-            "--certificate-identity",
-            "carol@example.com",
-            "--certificate-oidc-issuer",
-            &stack.issuer(),
-            "--trusted-root",
-            root.to_str().expect("utf-8"),
-            &image,
-        ],
-    )
-    .ok();
+    let run = verify("carol@example.com", &["--new-bundle-format=false"]).ok();
     assert!(run.stdout.contains(&digest.to_string()), "{run:?}");
 }
 

@@ -31,12 +31,12 @@ fn fsck_reports_a_clean_log_and_fails_without_one() {
         let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
         for i in 0..3u8 {
             let artifact = [i];
-            let digest = signet_crypto::digest_sha256(&artifact);
+            let digest = signet_formats::Digest::sha256_of(&artifact);
             let proposal = serde_json::json!({
                 "apiVersion": "0.0.1",
                 "kind": "hashedrekord",
                 "spec": {
-                    "data": {"hash": {"algorithm": "sha256", "value": hex_string(&digest)}},
+                    "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
                     "signature": {
                         "content": STANDARD.encode(key.sign(&artifact).expect("sign")),
                         "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())},
@@ -64,8 +64,4 @@ fn fsck_reports_a_clean_log_and_fails_without_one() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("log.redb"), "{stderr}");
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -261,26 +261,6 @@ struct Verifier {
     subjects: Vec<String>,
 }
 
-/// Go's `pem.EncodeToMemory` for `label` (64-column lines, `\n`, trailing newline).
-pub(crate) fn go_pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str("-----BEGIN ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    let mut rest = b64.as_str();
-    while !rest.is_empty() {
-        let (line, tail) = rest.split_at(rest.len().min(64));
-        out.push_str(line);
-        out.push('\n');
-        rest = tail;
-    }
-    out.push_str("-----END ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    out
-}
-
 /// The label of the first PEM block in `pem`, if any.
 fn first_pem_label(pem: &[u8]) -> Option<&str> {
     let text = core::str::from_utf8(pem).ok()?;
@@ -319,7 +299,7 @@ fn parse_verifier(pem: &[u8], which: VerifierRef) -> Result<Verifier, EntryRejec
             let key = leaf.public_key().map_err(|e| bad(e.to_string()))?;
             let canonical_pem = certs
                 .iter()
-                .map(|c| go_pem("CERTIFICATE", c.der()))
+                .map(|c| signet_crypto::encode_pem("CERTIFICATE", c.der()))
                 .collect();
             let subjects = leaf
                 .subject_alternative_names()

@@ -237,20 +237,15 @@ pub fn fsck(data_dir: &Path) -> Result<FsckReport, LogError> {
         }),
     }
     let store: &dyn LogStore = store.as_ref();
-    let checkpoints = all_checkpoints(store)?;
-    let mut next_cp = 0usize;
-    // (size, root) of every checkpoint that verified, for the consistency pass.
-    let mut verified: Vec<(TreeSize, Hash)> = Vec::new();
+    let mut checkpoints = Checkpoints {
+        all: all_checkpoints(store)?,
+        next: 0,
+        key: public_key,
+        tree_id: identity.tree_id,
+        verified: Vec::new(),
+    };
     let mut frontier = Frontier::empty();
-    check_checkpoints_at(
-        &mut report,
-        &checkpoints,
-        &mut next_cp,
-        &frontier,
-        &public_key,
-        identity.tree_id,
-        &mut verified,
-    );
+    checkpoints.check_at(&mut report, &frontier);
     let mut expected = 0u64;
     loop {
         let leaves = store.leaves(LogIndex(expected), CHUNK)?;
@@ -268,7 +263,7 @@ pub fn fsck(data_dir: &Path) -> Result<FsckReport, LogError> {
                 });
                 // Nothing after a gap can be placed in the tree.
                 report.tree_size = expected;
-                return Ok(finish(report, store, &verified, &checkpoints, expected));
+                return Ok(finish(report, store, &checkpoints, expected));
             }
             if leaf_hash(&leaf.body) != leaf.leaf_hash {
                 report.problem(FsckProblem::LeafHashMismatch { index: leaf.index });
@@ -293,15 +288,7 @@ pub fn fsck(data_dir: &Path) -> Result<FsckReport, LogError> {
             );
             report.leaves_checked += 1;
             expected += 1;
-            check_checkpoints_at(
-                &mut report,
-                &checkpoints,
-                &mut next_cp,
-                &frontier,
-                &public_key,
-                identity.tree_id,
-                &mut verified,
-            );
+            checkpoints.check_at(&mut report, &frontier);
         }
         let ids: Vec<NodeId> = created.iter().map(|(id, _)| *id).collect();
         match store.nodes(&ids) {
@@ -321,7 +308,7 @@ pub fn fsck(data_dir: &Path) -> Result<FsckReport, LogError> {
         report.nodes_checked += ids.len() as u64;
     }
     report.tree_size = expected;
-    Ok(finish(report, store, &verified, &checkpoints, expected))
+    Ok(finish(report, store, &checkpoints, expected))
 }
 
 fn all_checkpoints(store: &dyn LogStore) -> Result<Vec<(TreeSize, String)>, StoreError> {
@@ -337,28 +324,34 @@ fn all_checkpoints(store: &dyn LogStore) -> Result<Vec<(TreeSize, String)>, Stor
     }
 }
 
-/// Verifies every checkpoint stored for the frontier's current size.
-fn check_checkpoints_at(
-    report: &mut FsckReport,
-    checkpoints: &[(TreeSize, String)],
-    next: &mut usize,
-    frontier: &Frontier,
-    key: &PublicKey,
+/// The stored checkpoints, checked in size order as the recomputed tree grows.
+struct Checkpoints {
+    /// Every stored checkpoint, in size order.
+    all: Vec<(TreeSize, String)>,
+    /// The first one not checked yet.
+    next: usize,
+    key: PublicKey,
     tree_id: i64,
-    verified: &mut Vec<(TreeSize, Hash)>,
-) {
-    while let Some((size, note)) = checkpoints.get(*next) {
-        if *size != frontier.size() {
-            return;
-        }
-        *next += 1;
-        report.checkpoints_checked += 1;
-        match check_checkpoint(note, *size, frontier.root(), key, tree_id) {
-            Ok(()) => verified.push((*size, frontier.root())),
-            Err(detail) => report.problem(FsckProblem::BadCheckpoint {
-                tree_size: *size,
-                detail,
-            }),
+    /// (size, root) of every checkpoint that verified, for the consistency pass.
+    verified: Vec<(TreeSize, Hash)>,
+}
+
+impl Checkpoints {
+    /// Verifies every checkpoint stored for the frontier's current size.
+    fn check_at(&mut self, report: &mut FsckReport, frontier: &Frontier) {
+        while let Some((size, note)) = self.all.get(self.next) {
+            if *size != frontier.size() {
+                return;
+            }
+            self.next += 1;
+            report.checkpoints_checked += 1;
+            match check_checkpoint(note, *size, frontier.root(), &self.key, self.tree_id) {
+                Ok(()) => self.verified.push((*size, frontier.root())),
+                Err(detail) => report.problem(FsckProblem::BadCheckpoint {
+                    tree_size: *size,
+                    detail,
+                }),
+            }
         }
     }
 }
@@ -401,17 +394,16 @@ fn check_checkpoint(
 fn finish(
     mut report: FsckReport,
     store: &dyn LogStore,
-    verified: &[(TreeSize, Hash)],
-    checkpoints: &[(TreeSize, String)],
+    checkpoints: &Checkpoints,
     leaves: u64,
 ) -> FsckReport {
-    for (size, _) in checkpoints.iter().filter(|(s, _)| s.0 > leaves) {
+    for (size, _) in checkpoints.all.iter().filter(|(s, _)| s.0 > leaves) {
         report.problem(FsckProblem::BadCheckpoint {
             tree_size: *size,
             detail: format!("it is beyond the {leaves} stored leaves"),
         });
     }
-    if let Some((last, _)) = checkpoints.last()
+    if let Some((last, _)) = checkpoints.all.last()
         && last.0 != leaves
     {
         report.problem(FsckProblem::HeadMismatch {
@@ -419,7 +411,7 @@ fn finish(
             leaves,
         });
     }
-    for pair in verified.windows(2) {
+    for pair in checkpoints.verified.windows(2) {
         let [(old, old_root), (new, new_root)] = pair else {
             continue;
         };

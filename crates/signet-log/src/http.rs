@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use signet_tlog::{LogIndex, TreeSize};
 
 use crate::LogError;
+use crate::error::chain;
 use crate::service::{LogService, SearchOperator, SearchQuery};
 
 /// An error answer: status, Rekor's JSON body, and headers where Rekor sends them.
@@ -59,18 +60,6 @@ impl From<LogError> for ApiError {
             location,
         }
     }
-}
-
-/// An error and its sources on one line: `a: b: c`.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 impl IntoResponse for ApiError {
@@ -165,18 +154,23 @@ fn parse_u64(name: &str, value: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// A query parameter that must be present and a non-negative integer.
+fn required_u64(name: &str, value: Option<String>) -> Result<u64, ApiError> {
+    let value = value.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("query parameter {name} is required"),
+        )
+    })?;
+    parse_u64(name, &value)
+}
+
 async fn entry_by_index(
     State(service): State<LogService>,
     query: Result<Query<IndexQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query.map_err(|r| from_query_rejection(&r))?;
-    let index = q.log_index.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "query parameter logIndex is required",
-        )
-    })?;
-    let index = parse_u64("logIndex", &index)?;
+    let index = required_u64("logIndex", q.log_index)?;
     let entry = service.entry_by_index(LogIndex(index)).await?;
     Ok(json_response(StatusCode::OK, &entry.to_rekor_json()))
 }
@@ -217,13 +211,7 @@ async fn consistency(
             format!("treeID {tree_id:?} is not this log's tree"),
         ));
     }
-    let last = q.last_size.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "query parameter lastSize is required",
-        )
-    })?;
-    let last = parse_u64("lastSize", &last)?;
+    let last = required_u64("lastSize", q.last_size)?;
     let first = match q.first_size {
         Some(f) => parse_u64("firstSize", &f)?,
         None => 1,
@@ -280,13 +268,11 @@ async fn search(
         Some(other) => return Err(bad(format!("operator {other:?} is not \"and\" or \"or\""))),
     };
     if let Some(key) = body.public_key {
-        match key.format.as_deref() {
-            Some("x509") => {}
-            other => {
-                return Err(bad(format!(
-                    "publicKey.format {other:?} is not supported: this log indexes x509 keys only"
-                )));
-            }
+        let format = key.format.as_deref().unwrap_or_default();
+        if format != "x509" {
+            return Err(bad(format!(
+                "publicKey.format {format:?} is not supported: this log indexes x509 keys only"
+            )));
         }
         if key.url.is_some() {
             return Err(bad(

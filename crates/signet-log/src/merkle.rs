@@ -201,7 +201,7 @@ impl ProofPlan {
     }
 }
 
-/// `H(p0, H(p1, … H(pk-2, pk-1)))`; `parts` is never empty in a plan.
+/// `H(p0, H(p1, … H(pk-2, pk-1)))`; the empty tree's root for no parts.
 fn fold_right(parts: &[Hash]) -> Hash {
     let mut iter = parts.iter().rev();
     let Some(last) = iter.next() else {
@@ -340,9 +340,6 @@ impl Frontier {
 
     /// The RFC 6962 root of the tree.
     pub fn root(&self) -> Hash {
-        if self.stack.is_empty() {
-            return empty_root();
-        }
         let hashes: Vec<Hash> = self.stack.iter().map(|(_, h)| *h).collect();
         fold_right(&hashes)
     }

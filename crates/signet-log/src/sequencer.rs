@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::LogError;
 use crate::entry::CanonicalEntry;
+use crate::error::chain;
 use crate::key::LogKey;
 use crate::merkle::Frontier;
 use crate::store::{AppendBatch, LogStore, NewLeaf, StoreError};
@@ -74,15 +75,12 @@ pub(crate) fn load_state(store: &dyn LogStore) -> Result<(Head, Frontier, i64), 
         Frontier::from_nodes(stored.tree_size, &hashes).map_err(|e| StoreError::Corrupt {
             detail: e.to_string(),
         })?;
-    let body = signet_tlog::checkpoint::Note::parse(stored.checkpoint.as_bytes())
-        .ok()
-        .and_then(|n| Checkpoint::parse_body(n.text()).ok())
-        .ok_or_else(|| StoreError::Corrupt {
-            detail: format!(
-                "the checkpoint for tree size {} does not parse",
-                stored.tree_size
-            ),
-        })?;
+    let body = parse_checkpoint(&stored.checkpoint).ok_or_else(|| StoreError::Corrupt {
+        detail: format!(
+            "the checkpoint for tree size {} does not parse",
+            stored.tree_size
+        ),
+    })?;
     if body.tree_size != stored.tree_size || body.root_hash != frontier.root() {
         return Err(StoreError::Corrupt {
             detail: format!(
@@ -103,7 +101,14 @@ pub(crate) fn load_state(store: &dyn LogStore) -> Result<(Head, Frontier, i64), 
     Ok((head, frontier, stored.last_integrated_time))
 }
 
-fn now_unix() -> i64 {
+/// The body of a stored signed checkpoint (the store wrote it, so it is not verified).
+pub(crate) fn parse_checkpoint(note: &str) -> Option<Checkpoint> {
+    let note = signet_tlog::checkpoint::Note::parse(note.as_bytes()).ok()?;
+    Checkpoint::parse_body(note.text()).ok()
+}
+
+/// The current time in Unix seconds.
+pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -129,7 +134,7 @@ impl Sequencer {
         let existing = match self.store.find_leaves(&hashes) {
             Ok(e) => e,
             Err(e) => {
-                let detail = crate::http::chain(&e);
+                let detail = chain(&e);
                 for s in batch {
                     let _ = s.reply.send(Err(LogError::Unavailable {
                         detail: detail.clone(),
@@ -206,10 +211,7 @@ impl Sequencer {
                     root,
                     checkpoint: checkpoint.into(),
                 });
-                match self.head.write() {
-                    Ok(mut h) => *h = head.clone(),
-                    Err(poisoned) => *poisoned.into_inner() = head.clone(),
-                }
+                self.publish(head.clone());
                 for (i, reply) in replies.into_iter().enumerate() {
                     let _ = reply.send(Ok(Appended {
                         index: LogIndex(start + i as u64),
@@ -227,7 +229,7 @@ impl Sequencer {
             Err(e) => {
                 let detail = format!(
                     "the batch was not committed ({}); retry the request",
-                    crate::http::chain(&e)
+                    chain(&e)
                 );
                 for reply in replies
                     .into_iter()
@@ -249,11 +251,15 @@ impl Sequencer {
         if let Ok((head, frontier, last_time)) = load_state(self.store.as_ref()) {
             self.frontier = frontier;
             self.last_time = self.last_time.max(last_time);
-            let head = Arc::new(head);
-            match self.head.write() {
-                Ok(mut h) => *h = head,
-                Err(poisoned) => *poisoned.into_inner() = head,
-            }
+            self.publish(Arc::new(head));
+        }
+    }
+
+    /// Makes `head` the one readers see.
+    fn publish(&self, head: Arc<Head>) {
+        match self.head.write() {
+            Ok(mut h) => *h = head,
+            Err(poisoned) => *poisoned.into_inner() = head,
         }
     }
 }

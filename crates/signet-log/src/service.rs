@@ -8,7 +8,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use signet_crypto::PublicKey;
-use signet_tlog::checkpoint::Checkpoint;
 use signet_tlog::merkle::{Hash, InclusionProof, empty_root};
 use signet_tlog::{LogIndex, TreeSize};
 use tokio::sync::{mpsc, oneshot};
@@ -17,7 +16,7 @@ use crate::LogError;
 use crate::entry::{self, CanonicalEntry};
 use crate::key::{self, LogKey};
 use crate::merkle::{NodeId, ProofPlan};
-use crate::sequencer::{self, Head, Sequencer, Submission};
+use crate::sequencer::{self, Head, Sequencer, Submission, now_unix, parse_checkpoint};
 use crate::store::{CommitMode, LogIdentity, LogStore, RedbStore, StoreError, StoredLeaf};
 
 /// The file name of the store inside the data directory.
@@ -269,12 +268,6 @@ impl std::fmt::Debug for LogService {
     }
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn random_tree_id() -> Result<i64, LogError> {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).map_err(|e| LogError::Config {
@@ -396,14 +389,9 @@ impl LogService {
     /// [`LogError::KeyMismatch`], [`LogError::Store`] (a corrupt store, or one another
     /// process has open).
     pub fn open(data_dir: &Path, config: LogConfig) -> Result<LogService, LogError> {
-        config.check()?;
-        std::fs::create_dir_all(data_dir).map_err(|source| LogError::Io {
-            action: "creating the data directory",
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        prepare(data_dir, &config)?;
         let store = open_store(data_dir, config.cache_bytes, config.commit)?;
-        Self::open_with_store(data_dir, store, config)
+        Self::start(data_dir, store, config)
     }
 
     /// [`LogService::open`] over any [`LogStore`] (a database server, or a wrapper
@@ -416,12 +404,16 @@ impl LogService {
         store: Arc<dyn LogStore>,
         config: LogConfig,
     ) -> Result<LogService, LogError> {
-        config.check()?;
-        std::fs::create_dir_all(data_dir).map_err(|source| LogError::Io {
-            action: "creating the data directory",
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        prepare(data_dir, &config)?;
+        Self::start(data_dir, store, config)
+    }
+
+    /// Loads the key, initializes the store if new, and starts the writer.
+    fn start(
+        data_dir: &Path,
+        store: Arc<dyn LogStore>,
+        config: LogConfig,
+    ) -> Result<LogService, LogError> {
         let key = Arc::new(LogKey::load_or_generate(data_dir)?);
         let identity = match store.identity()? {
             Some(identity) => {
@@ -521,14 +513,13 @@ impl LogService {
     /// `{baseUrl, hashAlgorithm: SHA2_256, publicKey: {rawBytes, keyDetails:
     /// PKIX_ECDSA_P256_SHA_256, validFor: {start}}, logId: {keyId}}`.
     pub fn transparency_log_instance(&self, base_url: &str) -> Value {
-        let start = signet_formats::sigstore::UnixTime(self.created_at());
         json!({
             "baseUrl": base_url,
             "hashAlgorithm": "SHA2_256",
             "publicKey": {
                 "rawBytes": STANDARD.encode(self.public_key().spki_der()),
                 "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                "validFor": {"start": rfc3339(start.0)},
+                "validFor": {"start": rfc3339(self.created_at())},
             },
             "logId": {"keyId": STANDARD.encode(self.public_key().key_id().as_bytes())},
         })
@@ -606,10 +597,7 @@ impl LogService {
             ProofPlan::inclusion(leaf.index, head.tree_size).map_err(|e| StoreError::Corrupt {
                 detail: e.to_string(),
             })?;
-        let hashes = self.inner.store.nodes(plan.nodes())?;
-        let hashes = plan.assemble(&hashes).map_err(|e| StoreError::Corrupt {
-            detail: e.to_string(),
-        })?;
+        let hashes = self.proof_hashes(&plan)?;
         let set = self
             .inner
             .key
@@ -639,9 +627,7 @@ impl LogService {
             return Ok(head);
         }
         let stored = self.inner.store.head()?;
-        let root = signet_tlog::checkpoint::Note::parse(stored.checkpoint.as_bytes())
-            .ok()
-            .and_then(|n| Checkpoint::parse_body(n.text()).ok())
+        let root = parse_checkpoint(&stored.checkpoint)
             .map(|c| c.root_hash)
             .ok_or_else(|| StoreError::Corrupt {
                 detail: "the latest checkpoint does not parse".into(),
@@ -651,6 +637,29 @@ impl LogService {
             root,
             checkpoint: stored.checkpoint.into(),
         }))
+    }
+
+    /// A head of at least `tree_size` leaves (see [`Self::head_including`]).
+    ///
+    /// # Errors
+    /// [`LogError::TreeSizeTooLarge`] when the log is smaller.
+    fn head_of_size(&self, tree_size: TreeSize) -> Result<Arc<Head>, LogError> {
+        let head = self.head_including(LogIndex(tree_size.0.saturating_sub(1)))?;
+        if tree_size > head.tree_size {
+            return Err(LogError::TreeSizeTooLarge {
+                requested: tree_size,
+                current: head.tree_size,
+            });
+        }
+        Ok(head)
+    }
+
+    /// Reads the nodes of `plan` and assembles its hashes.
+    fn proof_hashes(&self, plan: &ProofPlan) -> Result<Vec<Hash>, LogError> {
+        let nodes = self.inner.store.nodes(plan.nodes())?;
+        Ok(plan.assemble(&nodes).map_err(|e| StoreError::Corrupt {
+            detail: e.to_string(),
+        })?)
     }
 
     fn entry_by_index_blocking(&self, index: LogIndex) -> Result<LogEntry, LogError> {
@@ -749,20 +758,11 @@ impl LogService {
         index: LogIndex,
         tree_size: TreeSize,
     ) -> Result<InclusionProof, LogError> {
-        let current = self.head_including(LogIndex(tree_size.0.saturating_sub(1)))?;
-        if tree_size > current.tree_size {
-            return Err(LogError::TreeSizeTooLarge {
-                requested: tree_size,
-                current: current.tree_size,
-            });
-        }
+        let current = self.head_of_size(tree_size)?;
         let plan = ProofPlan::inclusion(index, tree_size).map_err(|_| LogError::NotFound {
             what: format!("log index {index} in a tree of size {tree_size}"),
         })?;
-        let hashes = self.inner.store.nodes(plan.nodes())?;
-        let hashes = plan.assemble(&hashes).map_err(|e| StoreError::Corrupt {
-            detail: e.to_string(),
-        })?;
+        let hashes = self.proof_hashes(&plan)?;
         let root = if tree_size == current.tree_size {
             current.root
         } else {
@@ -777,13 +777,8 @@ impl LogService {
     }
 
     fn root_blocking(&self, tree_size: TreeSize) -> Result<Hash, LogError> {
-        let plan = ProofPlan::root(tree_size);
-        let hashes = self.inner.store.nodes(plan.nodes())?;
-        Ok(plan
-            .assemble(&hashes)
-            .map_err(|e| StoreError::Corrupt {
-                detail: e.to_string(),
-            })?
+        Ok(self
+            .proof_hashes(&ProofPlan::root(tree_size))?
             .first()
             .copied()
             .unwrap_or_else(empty_root))
@@ -806,20 +801,11 @@ impl LogService {
         }
         let this = self.clone();
         blocking(move || {
-            let current = this.head_including(LogIndex(last.0.saturating_sub(1)))?;
-            if last > current.tree_size {
-                return Err(LogError::TreeSizeTooLarge {
-                    requested: last,
-                    current: current.tree_size,
-                });
-            }
+            this.head_of_size(last)?;
             let plan = ProofPlan::consistency(first, last).map_err(|e| LogError::BadRequest {
                 detail: e.to_string(),
             })?;
-            let hashes = this.inner.store.nodes(plan.nodes())?;
-            let hashes = plan.assemble(&hashes).map_err(|e| StoreError::Corrupt {
-                detail: e.to_string(),
-            })?;
+            let hashes = this.proof_hashes(&plan)?;
             Ok(ConsistencyProof {
                 root_hash: this.root_blocking(last)?,
                 hashes,
@@ -871,13 +857,18 @@ impl LogService {
         }
         let operator = query.operator;
         let limit = self.inner.config.max_search_results;
+        // The first `limit` of a union are among the first `limit` of each key; an AND
+        // needs every match of each key to intersect correctly.
+        let per_key = match operator {
+            SearchOperator::Or => limit,
+            SearchOperator::And => usize::MAX,
+        };
         let this = self.clone();
         blocking(move || {
             let store = &this.inner.store;
             let mut result: Option<Vec<LogIndex>> = None;
             for key in &keys {
-                // An AND needs every match of each key to intersect correctly.
-                let found = store.search(key, usize::MAX)?;
+                let found = store.search(key, per_key)?;
                 result = Some(match (result, operator) {
                     (None, _) => found,
                     (Some(acc), SearchOperator::Or) => {
@@ -907,6 +898,16 @@ impl LogService {
         })
         .await
     }
+}
+
+/// Checks `config` and creates `data_dir`.
+fn prepare(data_dir: &Path, config: &LogConfig) -> Result<(), LogError> {
+    config.check()?;
+    std::fs::create_dir_all(data_dir).map_err(|source| LogError::Io {
+        action: "creating the data directory",
+        path: data_dir.to_owned(),
+        source,
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (UTC).

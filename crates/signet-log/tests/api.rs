@@ -24,7 +24,7 @@ use signet_tlog::set::verify_set;
 use signet_tlog::{LogIndex, TreeSize};
 use tower::ServiceExt as _;
 
-use common::{HOST, dsse, hashedrekord, key, only_entry};
+use common::{HOST, bundle, dsse, hashedrekord, key, message_signature, only_entry, trusted_root};
 
 fn open(dir: &Path) -> LogService {
     LogService::open(dir, LogConfig::new(HOST)).expect("open")
@@ -256,52 +256,16 @@ async fn consistency_proofs_verify_between_all_sizes() {
     }
 }
 
-/// A v0.3 bundle around a log entry, as a signer would assemble it.
-fn bundle(entry: &Value, kind: &str, content: (&str, Value), key_hint: &str) -> Vec<u8> {
-    let p = &entry["verification"]["inclusionProof"];
-    let b64h = |v: &Value| STANDARD.encode(hex::decode(v.as_str().expect("hex")).expect("hex"));
-    serde_json::to_vec(&json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {
-            "publicKey": {"hint": key_hint},
-            "tlogEntries": [{
-                "logIndex": entry["logIndex"].to_string(),
-                "logId": {"keyId": b64h(&entry["logID"])},
-                "kindVersion": {"kind": kind, "version": "0.0.1"},
-                "integratedTime": entry["integratedTime"].to_string(),
-                "inclusionPromise": {"signedEntryTimestamp": entry["verification"]["signedEntryTimestamp"]},
-                "inclusionProof": {
-                    "logIndex": p["logIndex"].to_string(),
-                    "rootHash": b64h(&p["rootHash"]),
-                    "treeSize": p["treeSize"].to_string(),
-                    "hashes": p["hashes"].as_array().expect("array").iter().map(b64h).collect::<Vec<_>>(),
-                    "checkpoint": {"envelope": p["checkpoint"]},
-                },
-                "canonicalizedBody": entry["body"],
-            }],
-        },
-        content.0: content.1,
-    }))
-    .expect("json")
-}
-
 /// Entries the log issues verify through `signet_verify::bundle`, as a client's
 /// bundle: the SET, the checkpoint and the inclusion proof, and the body against the
 /// signature (message signature and DSSE).
 #[tokio::test]
 async fn bundles_built_from_entries_verify_with_signet_verify() {
-    use signet_verify::bundle::{Artifact, BundleVerifier, Policy};
+    use signet_verify::bundle::{Artifact, BodyField, BundleError, BundleVerifier, Policy};
 
     let dir = tempfile::tempdir().expect("tmp");
     let service = open(dir.path());
-    let base_url = "http://log.test:3000";
-    let root = json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [service.transparency_log_instance(base_url)],
-        "certificateAuthorities": [],
-        "ctlogs": [],
-        "timestampAuthorities": [],
-    });
+    let root = trusted_root(&service, "http://log.test:3000");
     let root = signet_formats::sigstore::TrustedRoot::parse(root.to_string().as_bytes())
         .expect("trusted root parses");
     let verifier = BundleVerifier::new(&root).expect("verifier");
@@ -315,22 +279,14 @@ async fn bundles_built_from_entries_verify_with_signet_verify() {
         .await
         .expect("submit");
     let (_, e) = only_entry(&entry.to_rekor_json());
-    let sig =
-        serde_json::from_slice::<Value>(&entry.body).expect("json")["spec"]["signature"]["content"]
-            .clone();
     let b = bundle(
         &e,
         "hashedrekord",
-        (
-            "messageSignature",
-            json!({
-                "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(Sha256::digest(artifact))},
-                "signature": sig,
-            }),
-        ),
+        message_signature(&entry.body, artifact),
         &hint,
     );
-    let b = signet_formats::sigstore::Bundle::parse(&b).expect("bundle parses");
+    let b =
+        signet_formats::sigstore::Bundle::parse(b.to_string().as_bytes()).expect("bundle parses");
     let verified = verifier
         .verify(
             &b,
@@ -344,14 +300,22 @@ async fn bundles_built_from_entries_verify_with_signet_verify() {
         "SET verified"
     );
     // Against another key, it fails.
+    let err = verifier
+        .verify(
+            &b,
+            Artifact::Bytes(artifact),
+            &Policy::Key(key().public_key().clone()),
+        )
+        .unwrap_err();
     assert!(
-        verifier
-            .verify(
-                &b,
-                Artifact::Bytes(artifact),
-                &Policy::Key(key().public_key().clone())
-            )
-            .is_err()
+        matches!(
+            err,
+            BundleError::TlogBodyMismatch {
+                field: BodyField::Verifier,
+                ..
+            }
+        ),
+        "{err}"
     );
 
     // dsse + dsseEnvelope.
@@ -360,7 +324,8 @@ async fn bundles_built_from_entries_verify_with_signet_verify() {
     let (_, e) = only_entry(&entry.to_rekor_json());
     let env: Value = serde_json::from_str(&envelope).expect("json");
     let b = bundle(&e, "dsse", ("dsseEnvelope", env), &hint);
-    let b = signet_formats::sigstore::Bundle::parse(&b).expect("bundle parses");
+    let b =
+        signet_formats::sigstore::Bundle::parse(b.to_string().as_bytes()).expect("bundle parses");
     verifier
         .verify(
             &b,
@@ -452,133 +417,198 @@ async fn bad_input_gets_json_4xx_and_nothing_is_written() {
     dsse_bad["spec"]["proposedContent"]["verifiers"] =
         json!([STANDARD.encode(other.public_key().to_pem())]);
 
-    let cases: Vec<(&str, String, Vec<u8>, u16)> = vec![
-        (
+    let entries = "/api/v1/log/entries";
+    let retrieve = "/api/v1/index/retrieve";
+    let rejected = "the entry was rejected: ";
+    let bad_signature =
+        "the entry was rejected: the signature does not verify over the sha256 digest";
+    let bad_json =
+        "the entry was rejected: the proposed entry is not valid JSON of the expected shape: ";
+    /// Method, path, body, status, start of the message.
+    type Case = (&'static str, String, Vec<u8>, u16, String);
+    let case = |method, path: &str, body: Vec<u8>, status, message: &str| -> Case {
+        (method, path.to_owned(), body, status, message.to_owned())
+    };
+    let cases: Vec<Case> = vec![
+        case(
             "POST",
-            "/api/v1/log/entries".into(),
+            entries,
             forged.to_string().into_bytes(),
             400,
+            bad_signature,
         ),
-        (
+        case(
             "POST",
-            "/api/v1/log/entries".into(),
+            entries,
             wrong_digest.to_string().into_bytes(),
             400,
+            bad_signature,
         ),
-        (
+        case(
             "POST",
-            "/api/v1/log/entries".into(),
+            entries,
             dsse_bad.to_string().into_bytes(),
             400,
+            &format!("{rejected}DSSE signature 0 verifies with none of the verifiers"),
         ),
-        ("POST", "/api/v1/log/entries".into(), b"{".to_vec(), 400),
-        ("POST", "/api/v1/log/entries".into(), vec![], 400),
-        (
+        case("POST", entries, b"{".to_vec(), 400, bad_json),
+        case("POST", entries, vec![], 400, bad_json),
+        case("POST", entries, b"\xff\xfe".to_vec(), 400, bad_json),
+        case(
             "POST",
-            "/api/v1/log/entries".into(),
-            b"\xff\xfe".to_vec(),
-            400,
-        ),
-        (
-            "POST",
-            "/api/v1/log/entries".into(),
+            entries,
             br#"{"kind":"rekord","apiVersion":"0.0.1","spec":{}}"#.to_vec(),
             400,
+            &format!("{rejected}unsupported entry type \"rekord\" \"0.0.1\""),
         ),
-        (
+        case(
             "POST",
-            "/api/v1/log/entries".into(),
+            entries,
             vec![b' '; 65 * 1024],
             413,
+            "reading the request body: Failed to buffer the request body: length limit exceeded",
         ),
-        ("GET", "/api/v1/log/entries/zz".into(), vec![], 400),
-        (
+        case(
             "GET",
-            format!("/api/v1/log/entries/{}", "0".repeat(64)),
+            "/api/v1/log/entries/zz",
+            vec![],
+            400,
+            "invalid request: entry UUID \"zz\" is neither 64 hex digits nor 80",
+        ),
+        case(
+            "GET",
+            &format!("/api/v1/log/entries/{}", "0".repeat(64)),
             vec![],
             404,
+            &format!("entry {} was not found in the log", "0".repeat(64)),
         ),
-        (
+        case(
             "GET",
-            format!("/api/v1/log/entries/{}{}", "1".repeat(16), "0".repeat(64)),
+            &format!("/api/v1/log/entries/{}{}", "1".repeat(16), "0".repeat(64)),
             vec![],
             404,
+            &format!(
+                "entry {}{} (tree ID 1229782938247303441 is not this log's) was not found",
+                "1".repeat(16),
+                "0".repeat(64)
+            ),
         ),
-        ("GET", "/api/v1/log/entries".into(), vec![], 400),
-        ("GET", "/api/v1/log/entries?logIndex=-1".into(), vec![], 400),
-        (
+        case(
             "GET",
-            "/api/v1/log/entries?logIndex=abc".into(),
+            entries,
             vec![],
             400,
+            "query parameter logIndex is required",
         ),
-        ("GET", "/api/v1/log/entries?logIndex=99".into(), vec![], 404),
-        (
+        case(
             "GET",
-            "/api/v1/log/entries?logIndex=99999999999999999999999".into(),
+            "/api/v1/log/entries?logIndex=-1",
             vec![],
             400,
+            "logIndex must be a non-negative integer, found \"-1\"",
         ),
-        ("GET", "/api/v1/log/proof".into(), vec![], 400),
-        (
+        case(
             "GET",
-            "/api/v1/log/proof?firstSize=2&lastSize=1".into(),
+            "/api/v1/log/entries?logIndex=abc",
             vec![],
             400,
+            "logIndex must be a non-negative integer, found \"abc\"",
         ),
-        (
+        case(
             "GET",
-            "/api/v1/log/proof?firstSize=0&lastSize=1".into(),
+            "/api/v1/log/entries?logIndex=99",
+            vec![],
+            404,
+            "log index 99 was not found in the log",
+        ),
+        case(
+            "GET",
+            "/api/v1/log/entries?logIndex=99999999999999999999999",
             vec![],
             400,
+            "logIndex must be a non-negative integer, found \"99999999999999999999999\"",
         ),
-        (
+        case(
             "GET",
-            "/api/v1/log/proof?firstSize=1&lastSize=5".into(),
+            "/api/v1/log/proof",
             vec![],
             400,
+            "query parameter lastSize is required",
         ),
-        (
+        case(
             "GET",
-            "/api/v1/log/proof?lastSize=1&treeID=7".into(),
+            "/api/v1/log/proof?firstSize=2&lastSize=1",
             vec![],
             400,
+            "invalid request: firstSize 2 must be at most lastSize 1",
         ),
-        ("POST", "/api/v1/index/retrieve".into(), b"{}".to_vec(), 400),
-        (
+        case(
+            "GET",
+            "/api/v1/log/proof?firstSize=0&lastSize=1",
+            vec![],
+            400,
+            "firstSize and lastSize must be at least 1",
+        ),
+        case(
+            "GET",
+            "/api/v1/log/proof?firstSize=1&lastSize=5",
+            vec![],
+            400,
+            "tree size 5 is larger than the current tree size 2",
+        ),
+        case(
+            "GET",
+            "/api/v1/log/proof?lastSize=1&treeID=7",
+            vec![],
+            400,
+            "treeID \"7\" is not this log's tree",
+        ),
+        case(
             "POST",
-            "/api/v1/index/retrieve".into(),
+            retrieve,
+            b"{}".to_vec(),
+            400,
+            "invalid request: give at least one of hash, publicKey or email",
+        ),
+        case(
+            "POST",
+            retrieve,
             b"nope".to_vec(),
             400,
+            "Failed to parse the request body as JSON",
         ),
-        (
+        case(
             "POST",
-            "/api/v1/index/retrieve".into(),
+            retrieve,
             br#"{"hash":"sha256:xyz"}"#.to_vec(),
             400,
+            "invalid request: hash \"sha256:xyz\" is not sha256:<64 hex digits>",
         ),
-        (
+        case(
             "POST",
-            "/api/v1/index/retrieve".into(),
+            retrieve,
             br#"{"hash":"abc","operator":"xor"}"#.to_vec(),
             400,
+            "operator \"xor\" is not \"and\" or \"or\"",
         ),
-        (
+        case(
             "POST",
-            "/api/v1/index/retrieve".into(),
+            retrieve,
             br#"{"publicKey":{"format":"pgp","content":"AA=="}}"#.to_vec(),
             400,
+            "publicKey.format \"pgp\" is not supported",
         ),
-        (
+        case(
             "POST",
-            "/api/v1/index/retrieve".into(),
+            retrieve,
             br#"{"publicKey":{"format":"x509","content":"AA=="}}"#.to_vec(),
             400,
+            "invalid request: spec.signature.publicKey.content is not a PEM `PUBLIC KEY` or `CERTIFICATE` chain this log can use: no PEM block",
         ),
-        ("GET", "/api/v1/nothing".into(), vec![], 404),
-        ("DELETE", "/api/v1/log".into(), vec![], 405),
+        case("GET", "/api/v1/nothing", vec![], 404, "path not found"),
+        case("DELETE", "/api/v1/log", vec![], 405, "method not allowed"),
     ];
-    for (method, path, body, want) in cases {
+    for (method, path, body, want, message) in cases {
         let (status, _, resp) = call(&router, method, &path, body).await;
         assert_eq!(
             status.as_u16(),
@@ -589,7 +619,9 @@ async fn bad_input_gets_json_4xx_and_nothing_is_written() {
         let err = json_of(&resp);
         assert_eq!(err["code"], want, "{method} {path}");
         assert!(
-            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            err["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&message)),
             "{method} {path}: {err}"
         );
     }

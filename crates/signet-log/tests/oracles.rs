@@ -18,44 +18,16 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
+use serde_json::Value;
 use signet_crypto::Signer as _;
-use signet_log::{LogConfig, LogEntry, LogService};
+use signet_log::{LogConfig, LogService};
 
-use common::{dsse, hashedrekord, key};
+use common::{bundle, dsse, hashedrekord, key, message_signature, only_entry, trusted_root};
 
 fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-}
-
-/// A v0.3 bundle around an entry the log issued.
-fn bundle(entry: &LogEntry, kind: &str, content: (&str, Value), hint: &str) -> Value {
-    let p = &entry.inclusion_proof;
-    json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {
-            "publicKey": {"hint": hint},
-            "tlogEntries": [{
-                "logIndex": entry.log_index.0.to_string(),
-                "logId": {"keyId": STANDARD.encode(hex::decode(&entry.log_id).expect("hex"))},
-                "kindVersion": {"kind": kind, "version": "0.0.1"},
-                "integratedTime": entry.integrated_time.to_string(),
-                "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode(&entry.signed_entry_timestamp)},
-                "inclusionProof": {
-                    "logIndex": p.log_index.0.to_string(),
-                    "rootHash": STANDARD.encode(p.root_hash.0),
-                    "treeSize": p.tree_size.0.to_string(),
-                    "hashes": p.hashes.iter().map(|h| STANDARD.encode(h.0)).collect::<Vec<_>>(),
-                    "checkpoint": {"envelope": entry.checkpoint},
-                },
-                "canonicalizedBody": STANDARD.encode(&entry.body),
-            }],
-        },
-        content.0: content.1,
-    })
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
@@ -116,35 +88,25 @@ async fn reference_clients_accept_what_the_log_serves() {
     let (envelope, proposal) = dsse(&k, artifact);
     let ds = service.submit(&proposal).await.expect("dsse");
 
-    let root = json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [service.transparency_log_instance(&url)],
-        "certificateAuthorities": [],
-        "ctlogs": [],
-        "timestampAuthorities": [],
-    });
+    let root = trusted_root(&service, &url);
     let path = |name: &str| dir.path().join(name);
     std::fs::write(path("trusted_root.json"), root.to_string()).expect("write");
     std::fs::write(path("artifact"), artifact).expect("write");
     std::fs::write(path("key.pub"), k.public_key().to_pem()).expect("write");
     let hint = STANDARD.encode(k.public_key().key_id().as_bytes());
-    let signature =
-        serde_json::from_slice::<Value>(&hr.body).expect("json")["spec"]["signature"]["content"]
-            .clone();
     let message = bundle(
-        &hr,
+        &only_entry(&hr.to_rekor_json()).1,
         "hashedrekord",
-        (
-            "messageSignature",
-            json!({
-                "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(Sha256::digest(artifact))},
-                "signature": signature,
-            }),
-        ),
+        message_signature(&hr.body, artifact),
         &hint,
     );
     let env: Value = serde_json::from_str(&envelope).expect("json");
-    let dsse_bundle = bundle(&ds, "dsse", ("dsseEnvelope", env), &hint);
+    let dsse_bundle = bundle(
+        &only_entry(&ds.to_rekor_json()).1,
+        "dsse",
+        ("dsseEnvelope", env),
+        &hint,
+    );
     std::fs::write(path("message.sigstore.json"), message.to_string()).expect("write");
     std::fs::write(path("dsse.sigstore.json"), dsse_bundle.to_string()).expect("write");
 

@@ -297,17 +297,22 @@ async fn plain_registry_concurrent_use() {
     }
 }
 
+/// The TLS registry's CA and its htpasswd user.
+fn tls_with_basic_auth(env: &Env) -> ClientConfig {
+    ClientConfig {
+        extra_ca_pem: vec![env.tls_ca.clone()],
+        username: Some(env.tls_user.clone()),
+        password: Some(env.tls_password.clone()),
+        ..config()
+    }
+}
+
 /// TLS with --registry-cacert and basic auth: one 401 on the first request, then
 /// credentials are sent up front (reads and pushes).
 #[tokio::test]
 async fn tls_registry_with_ca_and_basic_auth() {
     let Some(env) = env() else { return };
-    let c = client(ClientConfig {
-        extra_ca_pem: vec![env.tls_ca.clone()],
-        username: Some(env.tls_user.clone()),
-        password: Some(env.tls_password.clone()),
-        ..config()
-    });
+    let c = client(tls_with_basic_auth(&env));
     let r = repo(&env.tls_registry, "demo/app");
     let m = c.get_manifest(&r, "v1").await.unwrap().unwrap();
     assert_eq!(m.digest, env.img_a);
@@ -345,12 +350,7 @@ async fn tls_registry_with_ca_and_basic_auth() {
 #[tokio::test]
 async fn tls_registry_first_reached_by_a_head() {
     let Some(env) = env() else { return };
-    let c = client(ClientConfig {
-        extra_ca_pem: vec![env.tls_ca.clone()],
-        username: Some(env.tls_user.clone()),
-        password: Some(env.tls_password.clone()),
-        ..config()
-    });
+    let c = client(tls_with_basic_auth(&env));
     let pr = repo(&env.tls_registry, "signet-oci-test/head-first");
     let tag = format!("t{}", nonce().replace('-', ""));
     let (digest, _) = push_image(&c, &pr, &tag).await;
@@ -489,10 +489,7 @@ async fn tls_registry_with_pull_secret_credentials_in_a_derived_client() {
     let mut set = CredentialSet::new();
     set.push("Secret team-a/unrelated", elsewhere);
     set.push("Secret team-a/regcred", secret);
-    assert_eq!(
-        set.source_for(&r.registry().clone()),
-        Some("Secret team-a/regcred")
-    );
+    assert_eq!(set.source_for(r.registry()), Some("Secret team-a/regcred"));
     let child = parent.with_credentials(set);
     let m = child.get_manifest(&r, "v1").await.unwrap().unwrap();
     assert_eq!(m.digest, env.img_a);
@@ -514,7 +511,17 @@ async fn tls_registry_with_pull_secret_credentials_in_a_derived_client() {
     assert_eq!(parent.request_count(), child.request_count());
     // An empty set: the parent's own credentials (none).
     let none = parent.with_credentials(CredentialSet::new());
-    assert!(none.get_manifest(&r, "v1").await.is_err());
+    let err = none.get_manifest(&r, "v1").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::Unauthorized {
+                failure: AuthFailure::NoCredentials,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// Nothing listens on port 9: `Unreachable`, with the hint.

@@ -581,15 +581,7 @@ pub fn extract_workload(request: &AdmissionRequest) -> Result<Admission, Workloa
         }
     }
     let metadata = object.get("metadata");
-    let labels = metadata
-        .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let labels = object_labels(object);
     let meta_str = |key: &str| {
         metadata
             .and_then(|m| m.get(key))
@@ -635,6 +627,20 @@ fn check_object_kind(kind: WorkloadKind, object: &Value) -> Result<(), WorkloadE
         }),
         _ => Ok(()),
     }
+}
+
+/// An object's `metadata.labels` (empty when absent; values that are not strings are
+/// left out).
+pub fn object_labels(object: &Value) -> BTreeMap<String, String> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every image of `object`, a `kind`, in pod spec order; all marked `changed`.

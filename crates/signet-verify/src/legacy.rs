@@ -241,33 +241,73 @@ mod tests {
             "{signer:?}"
         );
         // Another identity, other bytes, or a stripped log entry fail, each saying why.
+        let keyless_reason = |r: Rejection| match r {
+            Rejection::Keyless { reason } => reason,
+            other => panic!("not a keyless rejection: {other:?}"),
+        };
         let other = IdentityMatcher::exact("someone@example.com", ISS);
-        let err = verify_layer(&verifier(), &other, &annotations, &payload).unwrap_err();
-        assert!(err.to_string().contains("identity"), "{err}");
-        let err = verify_layer(&verifier(), &identity, &annotations, b"other").unwrap_err();
-        assert!(matches!(err, Rejection::Keyless { .. }), "{err}");
+        let err =
+            keyless_reason(verify_layer(&verifier(), &other, &annotations, &payload).unwrap_err());
+        assert!(
+            err.starts_with(
+                "certificate identity mismatch: expected a SAN matching \"someone@example.com\""
+            ),
+            "{err}"
+        );
+        let err = keyless_reason(
+            verify_layer(&verifier(), &identity, &annotations, b"other").unwrap_err(),
+        );
+        assert!(err.starts_with("tlog entry 0: "), "{err}");
         let mut no_log = annotations.clone();
         no_log.remove(BUNDLE_ANNOTATION);
-        let err = verify_layer(&verifier(), &identity, &no_log, &payload).unwrap_err();
-        assert!(matches!(err, Rejection::Keyless { .. }), "{err}");
+        let err =
+            keyless_reason(verify_layer(&verifier(), &identity, &no_log, &payload).unwrap_err());
+        assert_eq!(
+            err,
+            "bundle has no transparency log entries: at least one is required"
+        );
     }
 
     #[test]
     fn malformed_annotations_are_named() {
         let (annotations, payload) = layer();
-        let cases: [(&str, &str, &str); 5] = [
-            (CERTIFICATE_ANNOTATION, "not pem", "certificate annotation"),
-            (BUNDLE_ANNOTATION, "{", "bundle annotation"),
-            (BUNDLE_ANNOTATION, r#"{"Payload":{}}"#, "Payload.body"),
-            (SIGNATURE_ANNOTATION, "!!", "base64"),
-            (TIMESTAMP_ANNOTATION, "{}", "rfc3161timestamp"),
+        let rekor = |reason: &str| Rejection::MalformedRekorBundle {
+            reason: reason.into(),
+        };
+        let key_pem = "-----BEGIN PUBLIC KEY-----\nAQID\n-----END PUBLIC KEY-----\n";
+        let cases = [
+            (
+                CERTIFICATE_ANNOTATION,
+                key_pem,
+                Rejection::MalformedCertificate {
+                    reason: "a PUBLIC KEY, not a CERTIFICATE".into(),
+                },
+            ),
+            (BUNDLE_ANNOTATION, "{", rekor("not JSON")),
+            (
+                BUNDLE_ANNOTATION,
+                r#"{"Payload":{}}"#,
+                rekor("no Payload.body string"),
+            ),
+            (SIGNATURE_ANNOTATION, "!!", Rejection::MalformedSignature),
+            (TIMESTAMP_ANNOTATION, "{}", Rejection::MalformedTimestamp),
         ];
-        for (key, value, needle) in cases {
+        for (key, value, expected) in cases {
             let mut a = annotations.clone();
             a.insert(key.to_string(), value.to_string());
-            let err = layer_bundle(&a, &payload).unwrap_err().to_string();
-            assert!(err.contains(needle), "{key}={value}: {err}");
+            assert_eq!(
+                layer_bundle(&a, &payload).unwrap_err(),
+                expected,
+                "{key}={value}"
+            );
         }
+        let mut a = annotations.clone();
+        a.insert(CERTIFICATE_ANNOTATION.to_string(), "not pem".to_string());
+        let err = layer_bundle(&a, &payload).unwrap_err();
+        assert!(
+            matches!(&err, Rejection::MalformedCertificate { reason } if reason.starts_with("not PEM: ")),
+            "{err:?}"
+        );
         let mut a = annotations;
         a.remove(CERTIFICATE_ANNOTATION);
         assert_eq!(

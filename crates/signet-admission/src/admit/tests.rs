@@ -9,7 +9,8 @@ use signet_policy::PolicySet;
 use super::*;
 use crate::server::Config;
 
-fn admitter(policies: &str) -> Arc<Admitter> {
+/// The admission logic over `policies`, with the default configuration.
+fn admitter_over(policies: &str) -> Admitter {
     let set = PolicySet::from_yaml("test.yaml", policies).unwrap();
     let config = Config::new(
         "127.0.0.1:0".parse().unwrap(),
@@ -17,7 +18,18 @@ fn admitter(policies: &str) -> Arc<Admitter> {
         "unused.key".into(),
         "unused".into(),
     );
-    Arc::new(Admitter::from_config(&config, Arc::new(PolicyStore::fixed(set))).unwrap())
+    Admitter::from_config(&config, Arc::new(PolicyStore::fixed(set))).unwrap()
+}
+
+fn admitter(policies: &str) -> Arc<Admitter> {
+    Arc::new(admitter_over(policies))
+}
+
+/// The denial message of a validating review of `body`.
+async fn denial(a: &Arc<Admitter>, body: &[u8]) -> String {
+    let (r, v) = a.validate(body).await.unwrap();
+    assert!(!r.allowed && v == Verdict::Denied, "{r:?}");
+    r.message.unwrap()
 }
 
 fn review(image: &str) -> Vec<u8> {
@@ -71,12 +83,7 @@ async fn static_authorities_need_no_registry() {
 async fn a_secret_ref_is_an_infrastructure_failure_out_of_cluster() {
     let authority = "{name: k, key: {secretRef: {name: cosign-pub, namespace: signet-system}}}";
     let a = admitter(&policy(authority, ""));
-    let (r, _) = a
-        .validate(&review(&format!("r.example/app@{DIGEST}")))
-        .await
-        .unwrap();
-    assert!(!r.allowed);
-    let message = r.message.unwrap();
+    let message = denial(&a, &review(&format!("r.example/app@{DIGEST}"))).await;
     assert!(
         message.contains("key.secretRef signet-system/cosign-pub needs the Kubernetes API"),
         "{message}"
@@ -103,12 +110,22 @@ async fn mutate_leaves_what_it_cannot_resolve_and_warns() {
     // 127.0.0.1:9 refuses connections.
     let set = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec:\n  images: [{glob: \"127.0.0.1:9/**\"}]\n  authorities: [{static: {action: pass}}]\n";
     let a = admitter(set);
-    let (r, _) = a.mutate(&review("127.0.0.1:9/app:1")).await.unwrap();
-    assert!(r.allowed);
+    let (r, v) = a.mutate(&review("127.0.0.1:9/app:1")).await.unwrap();
+    assert!(r.allowed && v == Verdict::Warned, "{r:?}");
     assert!(r.patch.is_none());
-    assert!(r.warnings[0].contains("could not pin"), "{r:?}");
-    let (r, _) = a.validate(&review("127.0.0.1:9/app:1")).await.unwrap();
-    assert!(!r.allowed, "unpinned: the validating webhook denies");
+    assert_eq!(r.warnings.len(), 1, "{r:?}");
+    assert!(
+        r.warnings[0].starts_with("signet could not pin 127.0.0.1:9/app:1 to a digest: "),
+        "{r:?}"
+    );
+    // Unpinned, the validating webhook denies.
+    let message = denial(&a, &review("127.0.0.1:9/app:1")).await;
+    assert!(
+        message.contains(
+            "image \"127.0.0.1:9/app:1\": policy \"p\": the image must be pinned to a digest"
+        ),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +135,7 @@ async fn check_objects_skips_what_is_not_a_workload() {
         "  verifyDigest: false\n  mutateDigest: false\n",
     ));
     let objects = workloads_from_yaml(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: \"r.example/app:1\"}]}}\n- {apiVersion: batch/v1, kind: Job, metadata: {name: j, namespace: n}, spec: {template: {spec: {containers: [{name: c, image: \"other.example/x:1\"}]}}}}\n",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: \"r.example/app:1\"}]}}\n- {apiVersion: batch/v1, kind: Job, metadata: {name: j, namespace: jobs}, spec: {template: {spec: {containers: [{name: c, image: \"other.example/x:1\"}]}}}}\n",
     )
     .unwrap();
     assert_eq!(objects.len(), 3);
@@ -131,7 +148,13 @@ async fn check_objects_skips_what_is_not_a_workload() {
         Verdict::Denied,
         "no policy matches other.example"
     );
-    assert!(workloads_from_yaml("a: [").is_err());
+    assert_eq!(
+        (results[1].namespace.as_str(), results[1].name.as_str()),
+        ("jobs", "j")
+    );
+    let message = results[1].message.as_deref().unwrap();
+    assert!(message.contains("other.example/x:1"), "{message}");
+    assert!(!workloads_from_yaml("a: [").unwrap_err().is_empty());
 }
 
 #[tokio::test]
@@ -187,6 +210,14 @@ fn authorities_map_to_requirements_or_say_why_not() {
         two[0].policy.authority,
         signet_verify::Authority::Keyless(_)
     ));
+    // The regexes are the policy's own, compiled when it loaded.
+    let signet_verify::Authority::Keyless(m) = &two[1].policy.authority else {
+        panic!("{:?}", two[1].policy.authority);
+    };
+    assert!(
+        matches!((&m.issuer, &m.subject), (StringMatcher::Regex(i), StringMatcher::Regex(s)) if i.as_str() == "^https://" && s.as_str() == "@example\\.com$"),
+        "{m:?}"
+    );
     // The TrustRoot is attached by the caller (crate::trust_roots), not here.
     let one = requirements(&p.authorities[1]).unwrap();
     assert_eq!(one.len(), 1);
@@ -253,59 +284,41 @@ async fn pull_secrets_are_read_only_when_the_registry_is_needed_and_fail_as_they
     let key_authority = format!("{{name: k, key: {{data: \"{PUBLIC_KEY}\"}}}}");
     let with = |policies: &str, api: FakeApi| {
         let api = Arc::new(api);
-        let set = PolicySet::from_yaml("test.yaml", policies).unwrap();
-        let config = Config::new(
-            "127.0.0.1:0".parse().unwrap(),
-            "unused.crt".into(),
-            "unused.key".into(),
-            "unused".into(),
-        );
-        let a = Admitter::from_config(&config, Arc::new(PolicyStore::fixed(set)))
-            .unwrap()
-            .with_pull_secrets(api.clone());
+        let a = admitter_over(policies).with_pull_secrets(api.clone());
         (Arc::new(a), api)
+    };
+    let down = || FakeApi {
+        down: true,
+        ..FakeApi::default()
     };
     let image = format!("r.example/app@{DIGEST}");
     // A static authority needs no registry, so no Secret is read, even with the API down.
-    let (a, api) = with(
-        &policy("{static: {action: pass}}", ""),
-        FakeApi {
-            down: true,
-            ..FakeApi::default()
-        },
-    );
+    let (a, api) = with(&policy("{static: {action: pass}}", ""), down());
     let (r, _) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
     assert!(r.allowed, "{r:?}");
     assert_eq!(api.reads.load(std::sync::atomic::Ordering::SeqCst), 0);
     // The API down: an infrastructure failure, which denies...
-    let (a, api) = with(
-        &policy(&key_authority, ""),
-        FakeApi {
-            down: true,
-            ..FakeApi::default()
-        },
-    );
-    let (r, _) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
-    assert!(!r.allowed);
-    let message = r.message.unwrap();
+    let (a, api) = with(&policy(&key_authority, ""), down());
+    let message = denial(&a, &review_with_pull_secret(&image)).await;
     assert!(
         message.contains(
             "authority \"k\": registry credentials: the Kubernetes API could not be asked for Secret team-a/regcred: connection refused"
         ),
         "{message}"
     );
-    assert!(api.reads.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    // The pod's Secret and its ServiceAccount, asked together, once for the request.
+    assert_eq!(api.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
     // ...unless the policy fails open.
-    let (a, _) = with(
-        &policy(&key_authority, "  failOpen: true\n"),
-        FakeApi {
-            down: true,
-            ..FakeApi::default()
-        },
-    );
+    let (a, _) = with(&policy(&key_authority, "  failOpen: true\n"), down());
     let (r, v) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
     assert!(r.allowed, "{r:?}");
     assert_eq!(v, Verdict::Warned);
+    assert!(
+        r.warnings[0].contains(
+            "allowed without verification (failOpen): authority \"k\": registry credentials: "
+        ),
+        "{r:?}"
+    );
     // A malformed pull secret denies, failOpen or not, and says which and why.
     let (a, _) = with(
         &policy(&key_authority, "  failOpen: true\n"),
@@ -314,9 +327,7 @@ async fn pull_secrets_are_read_only_when_the_registry_is_needed_and_fail_as_they
             ..FakeApi::default()
         },
     );
-    let (r, _) = a.validate(&review_with_pull_secret(&image)).await.unwrap();
-    assert!(!r.allowed);
-    let message = r.message.unwrap();
+    let message = denial(&a, &review_with_pull_secret(&image)).await;
     assert!(
         message.contains(
             "authority \"k\": imagePullSecret team-a/regcred: .dockerconfigjson does not hold registry credentials: its `auths` is not a JSON object"

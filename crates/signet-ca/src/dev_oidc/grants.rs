@@ -531,17 +531,24 @@ mod tests {
         ] {
             assert!(loopback_redirect(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "https://localhost/cb",
-            "http://evil.example/cb",
-            "http://127.0.0.2/cb",
-            "http://localhost.evil.example/cb",
-            "http://user:pw@localhost/cb",
-            "http://localhost/cb#frag",
-            "localhost/cb",
-            "urn:ietf:wg:oauth:2.0:oob",
+        for (bad, why) in [
+            ("https://localhost/cb", "must be an http:// loopback URL"),
+            ("http://evil.example/cb", "must be on localhost"),
+            ("http://127.0.0.2/cb", "must be on localhost"),
+            ("http://localhost.evil.example/cb", "must be on localhost"),
+            ("http://user:pw@localhost/cb", "must not carry credentials"),
+            (
+                "http://localhost/cb#frag",
+                "must not carry credentials or a fragment",
+            ),
+            ("localhost/cb", "is not a URL"),
+            (
+                "urn:ietf:wg:oauth:2.0:oob",
+                "must be an http:// loopback URL",
+            ),
         ] {
-            assert!(loopback_redirect(bad).is_err(), "{bad}");
+            let err = loopback_redirect(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
         }
     }
 
@@ -577,7 +584,10 @@ mod tests {
             "invalid_grant"
         );
         g.approve(&typed, "bob@example.com", t0).unwrap();
-        assert!(g.approve(&codes.user_code, "eve@example.com", t0).is_err());
+        assert_eq!(
+            g.approve(&codes.user_code, "eve@example.com", t0),
+            Err(invalid_grant("this user code is already approved"))
+        );
         // Another client cannot redeem it.
         assert_eq!(
             g.poll_device(
@@ -644,13 +654,25 @@ mod tests {
     fn a_device_code_started_with_pkce_needs_the_verifier() {
         let mut g = Grants::default();
         let t0 = Instant::now();
-        for (verifier, ok) in [(None, false), (Some("x"), false), (Some(VERIFIER), true)] {
+        let mismatch = Err(invalid_grant(
+            "code_verifier does not match the code_challenge (PKCE S256)",
+        ));
+        let granted = Ok(Grant {
+            subject: "a@example.com".into(),
+            client_id: "sigstore".into(),
+            nonce: None,
+        });
+        for (verifier, expected) in [
+            (None, &mismatch),
+            (Some("x"), &mismatch),
+            (Some(VERIFIER), &granted),
+        ] {
             let codes = g
                 .start_device("sigstore", Some(CHALLENGE.into()), t0)
                 .unwrap();
             g.approve(&codes.user_code, "a@example.com", t0).unwrap();
             let got = g.poll_device(&codes.device_code, "sigstore", verifier, t0);
-            assert_eq!(got.is_ok(), ok, "{verifier:?}: {got:?}");
+            assert_eq!(&got, expected, "{verifier:?}");
         }
     }
 }

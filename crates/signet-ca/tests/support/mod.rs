@@ -19,6 +19,9 @@ use signet_ca::{
     CaConfig, CaService, DevOidc, IdentityKind, OidcIssuerConfig, TsaConfig, TsaService,
 };
 use signet_crypto::{KeyAlgorithm, PrivateKey, PublicKey, Signer};
+use signet_formats::sigstore::{
+    HashAlgorithm, LogId, PublicKeyDetails, TransparencyLogInstance, UnixTime, ValidityWindow,
+};
 use spki::AlgorithmIdentifierRef;
 
 pub struct Stack {
@@ -203,10 +206,65 @@ pub fn csr_field(key: &PrivateKey) -> String {
     STANDARD.encode(pem)
 }
 
+/// A `signingCert` v2 body as sigstore-js sends it: `token` in `credentials`, `key`'s
+/// PEM and a proof of possession, `challenge` signed by `signer`.
+pub fn proof_request(token: &str, key: &PrivateKey, signer: &PrivateKey, challenge: &str) -> Value {
+    json!({
+        "credentials": { "oidcIdentityToken": token },
+        "publicKeyRequest": {
+            "publicKey": { "content": key.public_key().to_pem() },
+            "proofOfPossession": STANDARD.encode(signer.sign(challenge.as_bytes()).unwrap()),
+        },
+    })
+}
+
 pub fn new_key() -> PrivateKey {
     PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap()
 }
 
-pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
+/// A Rekor v1 log at `http://rekor.local` with `key`, valid from `start` (Unix seconds):
+/// its `tlogs[]` entry.
+pub fn rekor_log(key: &PublicKey, start: i64) -> TransparencyLogInstance {
+    TransparencyLogInstance {
+        base_url: "http://rekor.local".into(),
+        hash_algorithm: HashAlgorithm::Sha2_256,
+        public_key: signet_formats::sigstore::PublicKey {
+            raw_bytes: key.spki_der().to_vec(),
+            key_details: PublicKeyDetails::PkixEcdsaP256Sha256,
+            valid_for: ValidityWindow::new("validFor", UnixTime(start), None).unwrap(),
+        },
+        log_id: LogId {
+            key_id: key.key_id().as_bytes().to_vec(),
+        },
+        checkpoint_key_id: None,
+        operator: String::new(),
+    }
+}
+
+/// An oracle's executable: `$<var>`, else the `export <var>=…` line of
+/// `$SIGNET_TEST_DIR/env.sh` (default `/tmp/signet-test-env`); `None` when it is not a
+/// file (the test then skips).
+pub fn test_tool(var: &str) -> Option<PathBuf> {
+    if let Ok(path) = std::env::var(var) {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    let dir = std::env::var("SIGNET_TEST_DIR").unwrap_or_else(|_| "/tmp/signet-test-env".into());
+    let env = std::fs::read_to_string(Path::new(&dir).join("env.sh")).ok()?;
+    env.lines()
+        .filter_map(|l| l.trim().trim_start_matches("export ").split_once('='))
+        .find(|(k, _)| *k == var)
+        .map(|(_, v)| PathBuf::from(v.trim_matches(|c| c == '"' || c == '\'')))
+        .filter(|p| p.is_file())
+}
+
+/// Whether a command succeeded, and its stdout then stderr.
+pub fn outcome(out: &std::process::Output) -> (bool, String) {
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }

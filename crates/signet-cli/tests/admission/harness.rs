@@ -261,13 +261,18 @@ impl Review {
     }
 }
 
-/// A Pod with one container per image.
-pub fn pod(images: &[&str]) -> Value {
-    let containers: Vec<Value> = images
+/// One container per image, named `c0`, `c1`, ...
+fn containers(images: &[&str]) -> Vec<Value> {
+    images
         .iter()
         .enumerate()
         .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
-        .collect();
+        .collect()
+}
+
+/// A Pod with one container per image.
+pub fn pod(images: &[&str]) -> Value {
+    let containers = containers(images);
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -278,11 +283,7 @@ pub fn pod(images: &[&str]) -> Value {
 
 /// A Deployment with one container per image.
 pub fn deployment(images: &[&str]) -> Value {
-    let containers: Vec<Value> = images
-        .iter()
-        .enumerate()
-        .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
-        .collect();
+    let containers = containers(images);
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -304,6 +305,17 @@ pub fn policy(name: &str, glob: &str, authority: Value, extra: Value) -> String 
         "spec": spec,
     })
     .to_string()
+}
+
+/// A ClusterImagePolicy `name` for every image under `repo` (glob `<repo>**`) with one
+/// key authority (`format`: its `signatureFormat`) and no other settings.
+pub fn key_policy(name: &str, repo: &str, public: &Path, format: Option<&str>) -> String {
+    policy(
+        name,
+        &format!("{repo}**"),
+        key_authority(public, format),
+        json!({}),
+    )
 }
 
 /// A key authority for the PEM public key in `path`.

@@ -176,6 +176,15 @@ impl RedbStore {
             .begin_read()
             .map_err(backend("starting a read transaction"))
     }
+
+    /// A write transaction that is durable on commit, in this store's [`CommitMode`].
+    fn write(&self, action: &'static str) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write().map_err(backend(action))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(backend("setting durability"))?;
+        self.commit.apply(&mut txn);
+        Ok(txn)
+    }
 }
 
 impl LogStore for RedbStore {
@@ -209,13 +218,7 @@ impl LogStore for RedbStore {
     }
 
     fn initialize(&self, identity: &LogIdentity, empty_checkpoint: &str) -> Result<(), StoreError> {
-        let mut txn = self
-            .db
-            .begin_write()
-            .map_err(backend("starting the initial transaction"))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(backend("setting durability"))?;
-        self.commit.apply(&mut txn);
+        let txn = self.write("starting the initial transaction")?;
         {
             let mut meta = txn.open_table(META).map_err(backend("writing meta"))?;
             if meta
@@ -227,17 +230,14 @@ impl LogStore for RedbStore {
                     detail: "the store is already initialized".into(),
                 });
             }
-            let w = backend("writing meta");
-            meta.insert("tree_id", identity.tree_id.to_be_bytes().as_slice())
-                .map_err(w)?;
-            let w = backend("writing meta");
-            meta.insert("public_key", identity.public_key_spki.as_slice())
-                .map_err(w)?;
-            let w = backend("writing meta");
-            meta.insert("created_at", identity.created_at.to_be_bytes().as_slice())
-                .map_err(w)?;
-            let w = backend("writing meta");
-            meta.insert("version", FORMAT_VERSION).map_err(w)?;
+            for (name, value) in [
+                ("tree_id", identity.tree_id.to_be_bytes().as_slice()),
+                ("public_key", identity.public_key_spki.as_slice()),
+                ("created_at", identity.created_at.to_be_bytes().as_slice()),
+                ("version", FORMAT_VERSION),
+            ] {
+                meta.insert(name, value).map_err(backend("writing meta"))?;
+            }
             let mut cps = txn
                 .open_table(CHECKPOINTS)
                 .map_err(backend("writing the first checkpoint"))?;
@@ -288,13 +288,7 @@ impl LogStore for RedbStore {
         let Some(first) = batch.leaves.first() else {
             return Ok(());
         };
-        let mut txn = self
-            .db
-            .begin_write()
-            .map_err(backend("starting an append"))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(backend("setting durability"))?;
-        self.commit.apply(&mut txn);
+        let txn = self.write("starting an append")?;
         {
             let mut cps = txn
                 .open_table(CHECKPOINTS)

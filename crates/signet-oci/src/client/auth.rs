@@ -514,12 +514,21 @@ impl DockerAuths {
     fn from_auths(
         auths: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, DockerAuthsError> {
+        let invalid = |e: ConfigProblem| DockerAuthsError {
+            reason: match e {
+                ConfigProblem::Config(r) | ConfigProblem::Helper { reason: r, .. } => r,
+            },
+        };
         for (key, entry) in &auths {
             if !entry.is_object() {
                 return Err(DockerAuthsError {
                     reason: format!("the entry for {key} is not a JSON object"),
                 });
             }
+            // Each entry checked alone (a lookup by its own key finds it first), so a
+            // Secret with many entries costs one parse of each, not of the whole.
+            let alone = serde_json::json!({ "auths": { key.as_str(): entry } });
+            lookup_in_docker_config(alone.to_string().as_bytes(), key).map_err(invalid)?;
         }
         let registries: Vec<String> = auths.keys().cloned().collect();
         let config = serde_json::to_vec(&serde_json::json!({ "auths": auths })).map_err(|e| {
@@ -527,15 +536,7 @@ impl DockerAuths {
                 reason: e.to_string(),
             }
         })?;
-        let out = DockerAuths { config, registries };
-        for key in &out.registries {
-            lookup_in_docker_config(&out.config, key).map_err(|e| DockerAuthsError {
-                reason: match e {
-                    ConfigProblem::Config(r) | ConfigProblem::Helper { reason: r, .. } => r,
-                },
-            })?;
-        }
-        Ok(out)
+        Ok(DockerAuths { config, registries })
     }
 
     /// The registry keys it has entries for, as written.

@@ -107,7 +107,26 @@ pub(crate) struct Inner {
     tokens: Mutex<HashMap<(String, String), TokenSlot>>,
     pub(crate) requests: Arc<AtomicU64>,
     /// Credentials looked up before the flags and the docker config.
-    extra: Option<CredentialSet>,
+    extra: Option<ExtraCredentials>,
+}
+
+/// A [`CredentialSet`] and what it gave per registry: its documents are parsed on the
+/// first lookup for a registry, not on every request that needs credentials.
+struct ExtraCredentials {
+    set: CredentialSet,
+    found: Mutex<HashMap<String, Option<Credential>>>,
+}
+
+impl ExtraCredentials {
+    fn lookup(&self, registry: &Registry) -> Option<Credential> {
+        let mut found = lock(&self.found);
+        if let Some(credential) = found.get(registry.as_str()) {
+            return credential.clone();
+        }
+        let credential = self.set.lookup(registry).map(|(_, c)| c);
+        found.insert(registry.as_str().to_owned(), credential.clone());
+        credential
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -144,7 +163,10 @@ impl Inner {
             credentials: self.credentials.clone(),
             tokens: Mutex::default(),
             requests: self.requests.clone(),
-            extra: Some(extra),
+            extra: Some(ExtraCredentials {
+                set: extra,
+                found: Mutex::default(),
+            }),
         }
     }
 
@@ -469,7 +491,7 @@ impl Inner {
         &self,
         registry: &Registry,
     ) -> Result<Option<Credential>, RegistryError> {
-        if let Some((_, credential)) = self.extra.as_ref().and_then(|e| e.lookup(registry)) {
+        if let Some(credential) = self.extra.as_ref().and_then(|e| e.lookup(registry)) {
             return Ok(Some(credential));
         }
         if self.config.username.is_some() || self.config.password.is_some() {

@@ -361,10 +361,12 @@ fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
+/// The field named in errors about a document as a whole.
+const DOC: &str = "(document)";
+
 /// Parses and validates one document. Returns the policy or TrustRoot and its canonical
 /// bytes, or `None` (errors and notes are in `ctx`).
 fn load_document(ctx: &mut Ctx, file_text: &str, text: &str) -> Option<Loaded> {
-    const DOC: &str = "(document)";
     let value: Value = match serde_saphyr::from_str_with_options(text, yaml_options()) {
         Ok(v) => v,
         Err(_) => {
@@ -520,7 +522,7 @@ fn schema_error(ctx: &mut Ctx, e: serde_path_to_error::Error<serde_json::Error>)
         .map(|(name, _)| name.to_owned());
     let field = match (path.as_str(), missing) {
         (".", Some(name)) => name,
-        (".", None) => "(document)".to_owned(),
+        (".", None) => DOC.to_owned(),
         (_, Some(name)) => format!("{path}.{name}"),
         (_, None) => path,
     };

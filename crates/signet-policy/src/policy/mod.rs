@@ -53,7 +53,7 @@ use crate::workload::{Workload, WorkloadKind};
 
 pub use load::{LoadError, MAX_POLICY_FILE_BYTES, PolicyFile, read_dir};
 pub use trust_root::{
-    TRUST_ROOT_KIND, TrustRoot, TrustRootSource, certificate_chain, trust_root_yaml,
+    TRUST_ROOT_KIND, TrustRoot, TrustRootSource, certificate_authority, trust_root_yaml,
 };
 
 /// The API group of ClusterImagePolicy.

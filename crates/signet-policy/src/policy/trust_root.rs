@@ -332,16 +332,14 @@ fn authorities(ctx: &mut Ctx, field: &str, list: &[Authority]) -> Vec<TrustedCa>
         let Some(pem) = base64_pem(ctx, &f, &a.cert_chain) else {
             continue;
         };
-        match certificate_chain(&pem) {
-            Ok(cert_chain) => out.push(TrustedCa {
+        match certificate_authority(&pem) {
+            Ok(ca) => out.push(TrustedCa {
                 subject: DistinguishedName {
                     organization: a.subject.organization.clone(),
                     common_name: a.subject.common_name.clone(),
                 },
                 uri: a.uri.clone(),
-                cert_chain,
-                valid_for: always(),
-                operator: String::new(),
+                ..ca
             }),
             Err(reason) => ctx.error(f, Problem::TrustRootEntry { reason }),
         }
@@ -349,19 +347,27 @@ fn authorities(ctx: &mut Ctx, field: &str, list: &[Authority]) -> Vec<TrustedCa>
     out
 }
 
-/// The DER certificates of a PEM chain (issuing certificate first), each parsed as
-/// X.509.
+/// A certificate authority of a trusted root holding the PEM chain `pem` (issuing
+/// certificate first, each parsed as X.509), valid always (its certificates carry their
+/// own validity), with no subject or URI: a TrustRoot's `certChain`, or a keyless
+/// authority's `ca-cert.data`.
 ///
 /// # Errors
-/// What is wrong, as a sentence.
-pub fn certificate_chain(pem: &[u8]) -> Result<Vec<X509Certificate>, String> {
+/// What is wrong with the chain, as a sentence.
+pub fn certificate_authority(pem: &[u8]) -> Result<TrustedCa, String> {
     let certs = signet_x509::Certificate::parse_pem_chain(pem).map_err(|e| e.to_string())?;
-    Ok(certs
-        .into_iter()
-        .map(|c| X509Certificate {
-            raw_bytes: c.der().to_vec(),
-        })
-        .collect())
+    Ok(TrustedCa {
+        subject: DistinguishedName::default(),
+        uri: String::new(),
+        cert_chain: certs
+            .into_iter()
+            .map(|c| X509Certificate {
+                raw_bytes: c.der().to_vec(),
+            })
+            .collect(),
+        valid_for: always(),
+        operator: String::new(),
+    })
 }
 
 fn logs(ctx: &mut Ctx, field: &str, list: &[Log]) -> Vec<TransparencyLogInstance> {
@@ -420,24 +426,13 @@ fn key_details(key: &PublicKey) -> PublicKeyDetails {
 
 #[cfg(test)]
 mod tests {
+    use signet_crypto::encode_pem as pem;
+
     use super::*;
     use crate::policy::{LoadError, PolicySet};
 
     const PRODUCTION: &[u8] =
         include_bytes!("../../../signet-formats/trust/production_trusted_root.json");
-
-    fn pem(label: &str, der: &[u8]) -> String {
-        let b64 = STANDARD.encode(der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    }
 
     /// The production root's first CA and first Rekor key, as a TrustRoot document.
     fn production_as_trust_root() -> (TrustedRoot, String) {

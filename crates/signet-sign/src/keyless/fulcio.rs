@@ -80,29 +80,45 @@ mod tests {
     #[test]
     fn chains_are_read_and_bad_answers_named() {
         let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PUBLIC KEY-----\nAQID\n-----END PUBLIC KEY-----\n";
         let ok = json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": [pem, pem]}}});
         assert_eq!(
             parse_chain(&ok).unwrap(),
             vec![vec![1, 2, 3], vec![1, 2, 3]]
         );
         for (answer, why) in [
-            (json!({}), "no signedCertificateEmbeddedSct"),
-            (json!({"signedCertificateDetachedSct": {}}), "detached SCT"),
+            (
+                json!({}),
+                "no signedCertificateEmbeddedSct.chain.certificates",
+            ),
+            (
+                json!({"signedCertificateDetachedSct": {}}),
+                "the CA returned a detached SCT; only CAs that embed the SCT are supported",
+            ),
             (
                 json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": []}}}),
-                "empty",
+                "the chain is empty",
             ),
             (
                 json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": [1]}}}),
-                "not a string",
+                "certificates[0] is not a string",
             ),
             (
-                json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": ["x"]}}}),
-                "not PEM",
+                json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": [pem, key]}}}),
+                "certificates[1] is a PUBLIC KEY, not a CERTIFICATE",
+            ),
+            (
+                json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": [pem, "x"]}}}),
+                // The PEM decoder's own words follow.
+                "certificates[1] is not PEM: ",
             ),
         ] {
-            let err = parse_chain(&answer).unwrap_err().to_string();
-            assert!(err.contains(why), "{answer}: {err}");
+            let err = parse_chain(&answer).unwrap_err();
+            assert!(
+                matches!(&err, KeylessError::MalformedResponse { service: "Fulcio", reason }
+                    if reason == why || (why.ends_with(": ") && reason.starts_with(why))),
+                "{answer}: {err:?}"
+            );
         }
     }
 }

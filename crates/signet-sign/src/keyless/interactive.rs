@@ -304,7 +304,9 @@ pub(crate) fn check_id_token(
     client_id: &str,
     nonce: Option<&str>,
 ) -> Result<IdentityToken, KeylessError> {
-    let token = IdentityToken::parse(raw)?;
+    let raw = raw.trim();
+    let claims = unverified_claims(raw)?;
+    let token = IdentityToken::from_claims(raw, &claims)?;
     if !same_issuer(token.issuer(), issuer) {
         return Err(KeylessError::IssuerMismatch {
             expected: issuer.to_string(),
@@ -312,7 +314,6 @@ pub(crate) fn check_id_token(
             what: "an identity token",
         });
     }
-    let claims = unverified_claims(raw)?;
     let audience = claims.get("aud");
     let for_us = match audience {
         Some(Value::String(a)) => a == client_id,

@@ -204,6 +204,9 @@ pub struct KeylessSigner<'a> {
     services: &'a Services,
     token: &'a IdentityToken,
     verifier: &'a BundleVerifier,
+    /// What every new bundle must verify for: any SAN (a GitHub workflow's certificate
+    /// names the workflow, not `sub`), but this token's issuer.
+    self_check: Policy,
 }
 
 struct Certified {
@@ -219,11 +222,17 @@ impl<'a> KeylessSigner<'a> {
         token: &'a IdentityToken,
         verifier: &'a BundleVerifier,
     ) -> Self {
+        let any_san =
+            StringMatcher::regex("").unwrap_or_else(|_| unreachable!("the empty pattern compiles"));
         KeylessSigner {
             client,
             services,
             token,
             verifier,
+            self_check: Policy::Identity(IdentityMatcher {
+                subject: any_san,
+                issuer: StringMatcher::Exact(token.issuer().to_string()),
+            }),
         }
     }
 
@@ -270,14 +279,9 @@ impl<'a> KeylessSigner<'a> {
         bundle: &Bundle,
         artifact: Artifact<'_>,
     ) -> Result<VerifiedBundle, KeylessError> {
-        // Any SAN (a GitHub workflow's certificate names the workflow, not `sub`), but
-        // this token's issuer, and a chain, SCT, log entry and time that verify.
-        let policy = Policy::Identity(IdentityMatcher {
-            subject: StringMatcher::Regex(regex_any()),
-            issuer: StringMatcher::Exact(self.token.issuer().to_string()),
-        });
+        // The identity of `self_check`, and a chain, SCT, log entry and time that verify.
         self.verifier
-            .verify(bundle, artifact, &policy)
+            .verify(bundle, artifact, &self.self_check)
             .map_err(KeylessError::SelfCheck)
     }
 
@@ -354,11 +358,6 @@ impl<'a> KeylessSigner<'a> {
         self.check(&bundle, artifact)?;
         Ok(bundle)
     }
-}
-
-fn regex_any() -> regex::Regex {
-    // A constant pattern that always compiles.
-    regex::Regex::new("").unwrap_or_else(|_| unreachable!("the empty pattern compiles"))
 }
 
 fn certificate_bundle(

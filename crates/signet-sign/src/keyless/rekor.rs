@@ -17,7 +17,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn pem_certificate(der: &[u8]) -> String {
-    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
+    signet_crypto::encode_pem("CERTIFICATE", der)
 }
 
 /// The proposed `hashedrekord` 0.0.1 entry for a signature over an artifact whose
@@ -190,28 +190,38 @@ mod tests {
 
     #[test]
     fn malformed_answers_name_the_field() {
+        let malformed = |a: &Value, why: &str| {
+            let err = parse_entry(a).unwrap_err();
+            assert!(
+                matches!(&err, KeylessError::MalformedResponse { service: "Rekor", reason } if reason == why),
+                "{a}: {err:?}"
+            );
+        };
         for (pointer, value, why) in [
-            ("/logIndex", json!("7"), "logIndex"),
+            (
+                "/logIndex",
+                json!("7"),
+                "no logIndex (a non-negative integer)",
+            ),
             ("/body", json!("%%"), "body is not base64"),
-            ("/verification/inclusionProof/hashes", json!(null), "hashes"),
+            (
+                "/verification/inclusionProof/hashes",
+                json!(null),
+                "no inclusionProof.hashes",
+            ),
             (
                 "/verification/inclusionProof/rootHash",
                 json!("zz"),
-                "rootHash",
+                "rootHash is not hex",
             ),
-            ("/logID", json!(1), "logID"),
+            ("/logID", json!(1), "no logID string"),
         ] {
             let mut a = answer();
             *a.pointer_mut(&format!("/24296fb2{pointer}")).unwrap() = value;
-            let err = parse_entry(&a).unwrap_err().to_string();
-            assert!(err.contains(why), "{pointer}: {err}");
+            malformed(&a, why);
         }
         for answer in [json!({}), json!([]), json!({"a": {}, "b": {}})] {
-            let err = parse_entry(&answer).unwrap_err().to_string();
-            assert!(
-                err.contains("one entry keyed by its UUID"),
-                "{answer}: {err}"
-            );
+            malformed(&answer, "expected one entry keyed by its UUID");
         }
     }
 }

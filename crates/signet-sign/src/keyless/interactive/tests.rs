@@ -340,18 +340,23 @@ async fn the_browser_flow_times_out() {
 fn callbacks_are_checked_state_first() {
     let ok = callback_outcome("code=abc&state=s1", "s1").unwrap();
     assert_eq!(ok, "abc");
+    let denied = r#"AuthorizationDenied { error: "access_denied", description: None }"#;
+    let no_code = r#"Callback { reason: "the redirect carries neither a code nor an error" }"#;
     for (query, expected) in [
-        ("code=abc&state=s2", "state does not match"),
-        ("code=abc", "state does not match"),
-        ("error=access_denied&state=s2", "state does not match"),
-        ("error=access_denied", "access_denied"),
-        ("error=access_denied&state=s1", "access_denied"),
-        ("state=s1", "neither a code nor an error"),
-        ("code=&state=s1", "neither a code nor an error"),
-        ("code=a&code=b&state=s1", "repeated"),
+        ("code=abc&state=s2", "StateMismatch"),
+        ("code=abc", "StateMismatch"),
+        ("error=access_denied&state=s2", "StateMismatch"),
+        ("error=access_denied", denied),
+        ("error=access_denied&state=s1", denied),
+        ("state=s1", no_code),
+        ("code=&state=s1", no_code),
+        (
+            "code=a&code=b&state=s1",
+            r#"Callback { reason: "the parameter \"code\" is repeated" }"#,
+        ),
     ] {
-        let err = callback_outcome(query, "s1").unwrap_err().to_string();
-        assert!(err.contains(expected), "{query}: {err}");
+        let err = callback_outcome(query, "s1").unwrap_err();
+        assert_eq!(format!("{err:?}"), expected, "{query}");
     }
 }
 
@@ -363,42 +368,43 @@ fn id_token_claims_are_checked() {
     check_id_token(&token(good.clone()), issuer, "sigstore", Some("n")).unwrap();
     // A trailing slash on either side is the same issuer.
     check_id_token(&token(good), "https://issuer.example/", "sigstore", None).unwrap();
+    let audience = |found: &str| {
+        format!(r#"AudienceMismatch {{ client_id: "sigstore", audience: {found:?} }}"#)
+    };
     for (claims, nonce, expected) in [
         (
             serde_json::json!({"iss": "https://evil.example", "sub": "s", "aud": "sigstore"}),
             None,
-            "another issuer (https://evil.example)",
+            r#"IssuerMismatch { expected: "https://issuer.example", found: "https://evil.example", what: "an identity token" }"#.to_string(),
         ),
         (
             serde_json::json!({"iss": issuer, "sub": "s", "aud": "other"}),
             None,
-            "not for the client sigstore",
+            audience(r#""other""#),
         ),
         (
             serde_json::json!({"iss": issuer, "sub": "s", "aud": ["a", "b"]}),
             None,
-            "not for the client sigstore",
+            audience(r#"["a","b"]"#),
         ),
         (
             serde_json::json!({"iss": issuer, "sub": "s"}),
             None,
-            "`aud` is missing",
+            audience("missing"),
         ),
         (
             serde_json::json!({"iss": issuer, "sub": "s", "aud": "sigstore"}),
             Some("n"),
-            "nonce",
+            "NonceMismatch".to_string(),
         ),
         (
             serde_json::json!({"iss": issuer, "sub": "s", "aud": "sigstore", "nonce": "m"}),
             Some("n"),
-            "nonce",
+            "NonceMismatch".to_string(),
         ),
     ] {
-        let err = check_id_token(&token(claims.clone()), issuer, "sigstore", nonce)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(expected), "{claims}: {err}");
+        let err = check_id_token(&token(claims.clone()), issuer, "sigstore", nonce).unwrap_err();
+        assert_eq!(format!("{err:?}"), expected, "{claims}");
     }
 }
 
@@ -428,7 +434,10 @@ async fn discovery_must_name_the_configured_issuer_and_a_token_endpoint() {
     );
     let no_token = Issuer::start(|_, base| (200, serde_json::json!({"issuer": base}))).await;
     let err = discover(&client(), &no_token.url).await.unwrap_err();
-    assert!(err.to_string().contains("token_endpoint"), "{err}");
+    assert_eq!(
+        format!("{err:?}"),
+        r#"MalformedResponse { service: "OIDC issuer", reason: "the discovery document has no `token_endpoint`" }"#
+    );
     let bad = Issuer::start(|_, base| {
         (
             200,
@@ -437,7 +446,10 @@ async fn discovery_must_name_the_configured_issuer_and_a_token_endpoint() {
     })
     .await;
     let err = discover(&client(), &bad.url).await.unwrap_err();
-    assert!(err.to_string().contains("not an http(s) URL"), "{err}");
+    assert_eq!(
+        format!("{err:?}"),
+        r#"MalformedResponse { service: "OIDC issuer", reason: "`token_endpoint` file:///etc/passwd is not an http(s) URL" }"#
+    );
 }
 
 /// The device flow with a scripted sequence of token answers.
@@ -570,13 +582,25 @@ async fn the_device_flow_ends_on_denial_expiry_and_its_deadline() {
 #[tokio::test]
 async fn redirect_urls_must_be_loopback_http_without_query() {
     for (url, why) in [
-        ("https://localhost:0/cb", "http://"),
-        ("http://example.com:0/cb", "localhost, 127.0.0.1 or [::1]"),
-        ("http://127.0.0.1:0/cb?x=1", "query"),
-        ("not a url", "relative URL"),
+        (
+            "https://localhost:0/cb",
+            "it must be an http:// URL on the loopback interface",
+        ),
+        (
+            "http://example.com:0/cb",
+            "its host must be localhost, 127.0.0.1 or [::1]: the code is delivered to this machine",
+        ),
+        (
+            "http://127.0.0.1:0/cb?x=1",
+            "it must not have a query or a fragment",
+        ),
+        ("not a url", "relative URL without a base"),
     ] {
-        let err = Loopback::bind(Some(url)).await.err().unwrap().to_string();
-        assert!(err.contains(why), "{url}: {err}");
+        let err = Loopback::bind(Some(url)).await.err().unwrap();
+        assert!(
+            matches!(&err, KeylessError::InvalidRedirectUrl { url: u, reason } if u == url && reason == why),
+            "{url}: {err:?}"
+        );
     }
     let bound = Loopback::bind(Some("http://127.0.0.1:0/my/callback"))
         .await
@@ -626,9 +650,13 @@ async fn a_forced_interactive_flow_ignores_a_given_token_and_token_flow_never_si
     if std::env::var_os(crate::keyless::token::SIGSTORE_ID_TOKEN).is_none()
         && std::env::var_os(crate::keyless::token::ACTIONS_ID_TOKEN_REQUEST_URL).is_none()
     {
-        find_token(&client(), &options, &mut record)
+        let err = find_token(&client(), &options, &mut record)
             .await
             .unwrap_err();
+        assert!(
+            matches!(&err, KeylessError::Rejected { status: 400, message, .. } if message == "invalid_client: unknown client"),
+            "{err:?}"
+        );
         assert_eq!(issuer.seen("/device").len(), 2);
         assert!(
             prompts[0].starts_with("Non-interactive mode detected"),
